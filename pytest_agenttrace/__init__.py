@@ -1,0 +1,57 @@
+"""pytest-agenttrace: capture, query and assert the shape of OpenTelemetry traces.
+
+Names are loaded on first use so that installing the plugin costs nothing for
+suites that never touch OpenTelemetry.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._capture import AgentTrace, AgentTraceWarning
+    from ._expect import ExpectedSpan, ExpectedTreeError, parse_expected, span
+    from ._match import assert_trace_tree
+    from ._query import PRESENT, CapturedSpan, SpanForest, Trace
+
+__all__ = [
+    "PRESENT",
+    "AgentTrace",
+    "AgentTraceWarning",
+    "CapturedSpan",
+    "ExpectedSpan",
+    "ExpectedTreeError",
+    "SpanForest",
+    "Trace",
+    "assert_trace_tree",
+    "parse_expected",
+    "span",
+]
+
+_HOMES = {
+    "AgentTrace": "_capture",
+    "AgentTraceWarning": "_capture",
+    "ExpectedSpan": "_expect",
+    "ExpectedTreeError": "_expect",
+    "parse_expected": "_expect",
+    "span": "_expect",
+    "assert_trace_tree": "_match",
+    "PRESENT": "_query",
+    "CapturedSpan": "_query",
+    "SpanForest": "_query",
+    "Trace": "_query",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'pytest_agenttrace' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,584 @@
+"""The expected-tree model, its text parser and the Python builder.
+
+Text form (see docs/syntax.md)::
+
+    process_document {document.id: "42", agent.version: *}
+      retrieval_agent
+        >> POST [client]          # any depth below retrieval_agent
+      llm_agent [x2]
+      "GET /users/{id}" [server, error]
+      ...
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional, Tuple, Union
+
+from opentelemetry.trace import SpanKind, StatusCode
+
+from ._query import KIND_NAMES, PRESENT, STATUS_NAMES, NamePattern, to_kind, to_status
+
+__all__ = [
+    "ExpectedSpan",
+    "ExpectedTreeError",
+    "format_expected",
+    "parse_expected",
+    "span",
+    "to_expected_roots",
+]
+
+#: `count=` accepts an int or an inclusive (min, max) range; max None = unbounded.
+CountSpec = Union[int, Tuple[int, Optional[int]]]
+
+ELLIPSIS_LINE = "..."
+DESCENDANT_PREFIX = ">>"
+# Units the box-drawn rendering uses; each stands for one 4-column indentation step.
+BOX_UNITS = ("├── ", "└── ", "│   ")
+BOX_CHARS = frozenset("├└│─")
+BARE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+COUNT_FLAG = re.compile(r"x(\d+)(?:(\.\.)(\d+)?)?")
+VALID_FLAGS = (
+    list(KIND_NAMES) + list(STATUS_NAMES) + ["ordered", "x<N>", "x<MIN>..<MAX>", "x<MIN>.."]
+)
+
+
+class ExpectedTreeError(ValueError):
+    """A malformed expectation (text or builder); the message says where and why."""
+
+
+@dataclass(eq=False)
+class ExpectedSpan:
+    """One expected span line and the lines nested under it.
+
+    `gaps` holds the positions in `children` where a `...` line stood (0 = before
+    the first child); any gap allows further unlisted siblings, and under an
+    ordered parent it is where they may appear.
+    """
+
+    name: NamePattern
+    children: list[ExpectedSpan] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    kind: SpanKind | None = None
+    status: StatusCode | None = None
+    min_count: int = 1
+    max_count: int | None = 1
+    ordered: bool = False
+    descendant: bool = False
+    gaps: tuple[int, ...] = ()
+    line_number: int | None = None
+
+    @property
+    def allows_extra(self) -> bool:
+        return bool(self.gaps)
+
+    @property
+    def has_count(self) -> bool:
+        return (self.min_count, self.max_count) != (1, 1)
+
+    def __repr__(self) -> str:
+        return f"<ExpectedSpan {format_expected_line(self)!r}>"
+
+
+# --------------------------------------------------------------------------- builder
+
+
+def span(
+    name: NamePattern,
+    *children: ExpectedSpan | Any,
+    attributes: Mapping[str, Any] | None = None,
+    kind: SpanKind | str | None = None,
+    status: StatusCode | str | None = None,
+    count: CountSpec | None = None,
+    ordered: bool = False,
+    descendant: bool = False,
+) -> ExpectedSpan:
+    """Build an expected span; `...` among `children` allows further unlisted children."""
+    if not isinstance(name, (str, re.Pattern)):
+        raise ExpectedTreeError(f"span(): name must be a str or re.Pattern, got {name!r}")
+    listed, gaps = _split_children(children, f"span({name!r})")
+    low, high = _count_range(count, f"span({name!r})")
+    node = ExpectedSpan(
+        name=name,
+        children=listed,
+        attributes=_checked_attributes(attributes, f"span({name!r})"),
+        kind=_builder_value(to_kind, kind, "kind", name),
+        status=_builder_value(to_status, status, "status", name),
+        min_count=low,
+        max_count=high,
+        ordered=bool(ordered),
+        descendant=bool(descendant),
+        gaps=gaps,
+    )
+    check_ordered_children(node, ordered_everywhere=False)
+    return node
+
+
+def _split_children(
+    children: Iterable[Any], where: str
+) -> tuple[list[ExpectedSpan], tuple[int, ...]]:
+    listed: list[ExpectedSpan] = []
+    gaps: list[int] = []
+    for position, child in enumerate(children):
+        if child is Ellipsis:
+            if not gaps or gaps[-1] != len(listed):
+                gaps.append(len(listed))
+        elif isinstance(child, ExpectedSpan):
+            listed.append(child)
+        else:
+            raise ExpectedTreeError(
+                f"{where}: child #{position + 1} must be span(...) or ..., got {child!r}"
+            )
+    return listed, tuple(gaps)
+
+
+def _count_range(count: CountSpec | None, where: str) -> tuple[int, int | None]:
+    if count is None:
+        return 1, 1
+    if isinstance(count, int) and not isinstance(count, bool):
+        low, high = count, count
+    elif (
+        isinstance(count, tuple)
+        and len(count) == 2
+        and isinstance(count[0], int)
+        and (count[1] is None or isinstance(count[1], int))
+    ):
+        low, high = count
+    else:
+        raise ExpectedTreeError(
+            f"{where}: count must be an int or a (min, max) tuple (max None = no limit), "
+            f"got {count!r}"
+        )
+    problem = _count_problem(low, high)
+    if problem:
+        raise ExpectedTreeError(f"{where}: count {count!r}: {problem}")
+    return low, high
+
+
+def _count_problem(low: int, high: int | None) -> str | None:
+    if low < 0:
+        return "the minimum cannot be negative"
+    if high is not None and high < 1:
+        return "the maximum must be at least 1 (use x0..1 for an optional span)"
+    if high is not None and high < low:
+        return f"the maximum {high} is below the minimum {low}"
+    return None
+
+
+def _checked_attributes(attributes: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+    if attributes is None:
+        return {}
+    if not isinstance(attributes, Mapping):
+        raise ExpectedTreeError(f"{where}: attributes must be a mapping, got {attributes!r}")
+    for key in attributes:
+        if not isinstance(key, str):
+            raise ExpectedTreeError(f"{where}: attribute keys must be str, got {key!r}")
+    return dict(attributes)
+
+
+def _builder_value(convert: Any, value: Any, argument: str, name: NamePattern) -> Any:
+    if value is None:
+        return None
+    try:
+        return convert(value)
+    except ValueError as error:
+        raise ExpectedTreeError(f"span({name!r}): {argument}=: {error}") from None
+
+
+def check_ordered_children(node: ExpectedSpan, *, ordered_everywhere: bool) -> None:
+    """`>>` lines have no position among siblings, so an ordered parent cannot hold them."""
+    if not (node.ordered or ordered_everywhere):
+        return
+    for child in node.children:
+        if child.descendant:
+            where = f" (line {child.line_number})" if child.line_number else ""
+            raise ExpectedTreeError(
+                f"descendant line '>> {format_name(child.name)}'{where} cannot be a child of "
+                f"an ordered parent: '>>' matches at any depth, so it has no position "
+                f"among ordered siblings; list the intermediate spans instead"
+            )
+
+
+def to_expected_roots(expected: Any) -> ExpectedSpan:
+    """Normalise what `assert_trace_tree` accepts into one synthetic root node."""
+    if isinstance(expected, str):
+        return _root_of(parse_expected_with_gaps(expected))
+    if isinstance(expected, ExpectedSpan):
+        return _root_of(([expected], ()))
+    if isinstance(expected, (list, tuple)):
+        return _root_of(_split_children(expected, "expected"))
+    raise ExpectedTreeError(
+        "expected must be the text form (str), span(...), or a list of span(...) and ..., "
+        f"got {type(expected).__name__}"
+    )
+
+
+def _root_of(parsed: tuple[list[ExpectedSpan], tuple[int, ...]]) -> ExpectedSpan:
+    children, gaps = parsed
+    return ExpectedSpan(name="", children=children, gaps=gaps)
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def parse_expected(text: str) -> list[ExpectedSpan]:
+    """Parse the text form into its top-level lines.
+
+    A top-level `...` cannot be represented in a plain list; `assert_trace_tree`
+    accepts the text directly and keeps it.
+    """
+    return parse_expected_with_gaps(text)[0]
+
+
+def parse_expected_with_gaps(text: str) -> tuple[list[ExpectedSpan], tuple[int, ...]]:
+    if not isinstance(text, str):
+        raise ExpectedTreeError(f"expected text must be a str, got {type(text).__name__}")
+    return _Parser(text).parse()
+
+
+@dataclass
+class _Level:
+    indent: int
+    owner: ExpectedSpan  # the node whose children this level holds
+    gaps: list[int] = field(default_factory=list)
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def parse(self) -> tuple[list[ExpectedSpan], tuple[int, ...]]:
+        entries = []
+        for number, raw in enumerate(self.lines, start=1):
+            indent, content_column = self._measure_indent(number, raw)
+            if content_column is None:
+                continue  # blank, comment-only or bare box-drawing line
+            entries.append((number, raw, indent, content_column))
+        if not entries:
+            return [], ()
+        base = min(indent for _, _, indent, _ in entries)
+        root = ExpectedSpan(name="")
+        levels = [_Level(entries[0][2] - base, root)]
+        if levels[0].indent != 0:
+            number, raw, indent, column = entries[0]
+            raise self._error(number, column, "unexpected indentation of the first line")
+        last: ExpectedSpan | None = None
+        for number, raw, indent, column in entries:
+            indent -= base
+            if indent > levels[-1].indent:
+                if last is None:
+                    raise self._error(number, column, "'...' cannot have children")
+                levels.append(_Level(indent, last))
+            while indent < levels[-1].indent:
+                self._close(levels.pop())
+            if indent != levels[-1].indent:
+                raise self._error(
+                    number, column, "inconsistent indentation: matches no outer level"
+                )
+            node = self._parse_line(number, raw, column)
+            level = levels[-1]
+            if node is not None and node.descendant and level.owner.ordered:
+                raise self._error(
+                    number,
+                    column,
+                    "a '>>' line cannot be a child of an [ordered] span: it matches at any "
+                    "depth, so it has no position among ordered siblings",
+                )
+            if node is None:
+                if not level.gaps or level.gaps[-1] != len(level.owner.children):
+                    level.gaps.append(len(level.owner.children))
+            else:
+                level.owner.children.append(node)
+            last = node
+        while levels:
+            self._close(levels.pop())
+        return root.children, root.gaps
+
+    @staticmethod
+    def _close(level: _Level) -> None:
+        level.owner.gaps = tuple(level.gaps)
+
+    def _measure_indent(self, number: int, raw: str) -> tuple[int, int | None]:
+        """Indentation in columns (box units count as 4) and where content starts."""
+        position = 0
+        while position < len(raw):
+            if raw.startswith(BOX_UNITS, position):
+                position += 4
+            elif raw[position] == " ":
+                position += 1
+            elif raw[position] == "\t":
+                raise self._error(number, position, "tab in indentation; indent with spaces")
+            elif raw[position] in BOX_CHARS:
+                position += 1  # a trailing fragment such as a lone '│'
+            else:
+                break
+        rest = raw[position:]
+        if not rest.strip() or rest.startswith("#"):
+            return 0, None
+        return position, position
+
+    def _parse_line(self, number: int, raw: str, column: int) -> ExpectedSpan | None:
+        scanner = _LineScanner(raw, column, lambda col, msg: self._error(number, col, msg))
+        descendant = scanner.take(DESCENDANT_PREFIX)
+        scanner.skip_spaces()
+        if scanner.take(ELLIPSIS_LINE) and scanner.at_end_of_line():
+            if descendant:
+                raise self._error(number, column, "'>>' cannot prefix '...'")
+            return None
+        scanner.position = column + (len(DESCENDANT_PREFIX) if descendant else 0)
+        scanner.skip_spaces()
+        node = ExpectedSpan(name=scanner.name(), descendant=descendant, line_number=number)
+        seen_attributes = seen_flags = False
+        while not scanner.at_end_of_line():
+            if scanner.peek() == "{" and not seen_attributes:
+                node.attributes = scanner.attributes()
+                seen_attributes = True
+            elif scanner.peek() == "[" and not seen_flags:
+                self._apply_flags(node, scanner.flags())
+                seen_flags = True
+            else:
+                raise scanner.error("unexpected text; a line is: name {attributes} [flags]")
+            scanner.skip_spaces()
+        return node
+
+    def _apply_flags(self, node: ExpectedSpan, flags: list[tuple[int, str]]) -> None:
+        seen: dict[str, str] = {}
+        for column, flag in flags:
+            word = flag.lower()
+            count = COUNT_FLAG.fullmatch(word)
+            if word in KIND_NAMES:
+                group, node.kind = "kind", KIND_NAMES[word]
+            elif word in STATUS_NAMES:
+                group, node.status = "status", STATUS_NAMES[word]
+            elif word == "ordered":
+                group, node.ordered = "ordered", True
+            elif count:
+                group = "count"
+                low = int(count.group(1))
+                high = None if count.group(2) and not count.group(3) else int(
+                    count.group(3) or low
+                )
+                problem = _count_problem(low, high)
+                if problem:
+                    raise self._error(node.line_number or 0, column, f"count {flag}: {problem}")
+                node.min_count, node.max_count = low, high
+            else:
+                raise self._error(
+                    node.line_number or 0,
+                    column,
+                    f"unknown flag {flag!r}; valid flags: {', '.join(VALID_FLAGS)}",
+                )
+            if group in seen:
+                raise self._error(
+                    node.line_number or 0,
+                    column,
+                    f"{group} given twice ({seen[group]!r} and {flag!r})",
+                )
+            seen[group] = flag
+
+    def _error(self, number: int, column: int, message: str) -> ExpectedTreeError:
+        raw = self.lines[number - 1] if 0 < number <= len(self.lines) else ""
+        return ExpectedTreeError(
+            f"line {number}, column {column + 1}: {message}\n    {raw}\n    {' ' * column}^"
+        )
+
+
+class _LineScanner:
+    """Reads one line's content left to right, keeping the column for errors."""
+
+    def __init__(self, text: str, position: int, fail: Any) -> None:
+        self.text = text
+        self.position = position
+        self._fail = fail
+
+    def error(self, message: str, column: int | None = None) -> ExpectedTreeError:
+        error: ExpectedTreeError = self._fail(
+            self.position if column is None else column, message
+        )
+        return error
+
+    def peek(self) -> str:
+        return self.text[self.position] if self.position < len(self.text) else ""
+
+    def take(self, literal: str) -> bool:
+        if self.text.startswith(literal, self.position):
+            self.position += len(literal)
+            return True
+        return False
+
+    def skip_spaces(self) -> None:
+        while self.peek() == " ":
+            self.position += 1
+
+    def at_end_of_line(self) -> bool:
+        self.skip_spaces()
+        return self.peek() in ("", "#")
+
+    def json_value(self, what: str) -> Any:
+        try:
+            value, end = json.JSONDecoder().raw_decode(self.text, self.position)
+        except json.JSONDecodeError as error:
+            raise self.error(f"invalid {what}: {error.msg}", error.pos) from None
+        self.position = end
+        return value
+
+    def name(self) -> str:
+        start = self.position
+        if self.peek() == '"':
+            value = self.json_value("quoted name")
+            if not isinstance(value, str):
+                raise self.error("a quoted name must be a string", start)
+            return value
+        while self.peek() not in ("", "{", "[", "#", '"'):
+            self.position += 1
+        name = self.text[start : self.position].rstrip(" ")
+        if not name:
+            raise self.error("expected a span name", start)
+        if self.peek() == '"':
+            raise self.error('quote the whole name: "..."')
+        return name
+
+    def attributes(self) -> dict[str, Any]:
+        self.take("{")
+        found: dict[str, Any] = {}
+        self.skip_spaces()
+        if self.take("}"):
+            return found
+        while True:
+            self.skip_spaces()
+            key_column = self.position
+            key = self._attribute_key()
+            if key in found:
+                raise self.error(f"attribute {key!r} given twice", key_column)
+            self.skip_spaces()
+            if not self.take(":"):
+                raise self.error(f"expected ':' after attribute key {key!r}")
+            self.skip_spaces()
+            found[key] = PRESENT if self.take("*") else self.json_value("attribute value")
+            self.skip_spaces()
+            if self.take("}"):
+                return found
+            if not self.take(","):
+                raise self.error("expected ',' or '}' in the attributes")
+
+    def _attribute_key(self) -> str:
+        if self.peek() == '"':
+            start = self.position
+            key = self.json_value("quoted attribute key")
+            if not isinstance(key, str):
+                raise self.error("an attribute key must be a string", start)
+            return key
+        match = BARE_KEY.match(self.text, self.position)
+        if not match:
+            raise self.error('expected an attribute key (dotted name or "quoted")')
+        self.position = match.end()
+        return match.group()
+
+    def flags(self) -> list[tuple[int, str]]:
+        self.take("[")
+        found = []
+        while True:
+            self.skip_spaces()
+            start = self.position
+            while self.peek() not in ("", ",", "]"):
+                self.position += 1
+            word = self.text[start : self.position].strip()
+            if not word:
+                raise self.error("empty flag", start)
+            found.append((start, word))
+            if self.take("]"):
+                return found
+            if not self.take(","):
+                raise self.error("unclosed '[': expected ']'")
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def format_name(name: NamePattern) -> str:
+    if not isinstance(name, str):
+        return f"re.compile({name.pattern!r})"
+    if needs_quotes(name):
+        return json.dumps(name, ensure_ascii=False)
+    return name
+
+
+def needs_quotes(name: str) -> bool:
+    return (
+        not name
+        or name != name.strip(" ")
+        or any(char in name for char in '{[#"\t')
+        or name == ELLIPSIS_LINE
+        or name.startswith(DESCENDANT_PREFIX)
+        or name[0] in BOX_CHARS
+    )
+
+
+def format_value(value: Any) -> str:
+    """JSON where possible (so it parses back); `repr` for matchers."""
+    if value is PRESENT:
+        return "*"
+    if isinstance(value, tuple):
+        value = list(value)
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def format_key(key: str) -> str:
+    return key if BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+
+
+def format_attributes(attributes: Mapping[str, Any]) -> str:
+    inner = ", ".join(f"{format_key(k)}: {format_value(v)}" for k, v in attributes.items())
+    return "{" + inner + "}"
+
+
+def format_count(low: int, high: int | None) -> str:
+    if high is None:
+        return f"x{low}.."
+    return f"x{low}" if low == high else f"x{low}..{high}"
+
+
+def format_expected_line(node: ExpectedSpan) -> str:
+    parts = [(DESCENDANT_PREFIX + " " if node.descendant else "") + format_name(node.name)]
+    if node.attributes:
+        parts.append(format_attributes(node.attributes))
+    flags = []
+    if node.kind is not None:
+        flags.append(node.kind.name.lower())
+    if node.status is not None:
+        flags.append(node.status.name.lower())
+    if node.has_count:
+        flags.append(format_count(node.min_count, node.max_count))
+    if node.ordered:
+        flags.append("ordered")
+    if flags:
+        parts.append("[" + ", ".join(flags) + "]")
+    return " ".join(parts)
+
+
+def format_expected(nodes: Iterable[ExpectedSpan], indent: str = "  ") -> str:
+    """The text form of expected lines (the inverse of `parse_expected`)."""
+    out: list[str] = []
+
+    def visit(node: ExpectedSpan, depth: int) -> None:
+        out.append(indent * depth + format_expected_line(node))
+        _emit_children(node, depth + 1)
+
+    def _emit_children(node: ExpectedSpan, depth: int) -> None:
+        for position, child in enumerate(node.children):
+            if position in node.gaps:
+                out.append(indent * depth + ELLIPSIS_LINE)
+            visit(child, depth)
+        if len(node.children) in node.gaps:
+            out.append(indent * depth + ELLIPSIS_LINE)
+
+    for node in nodes:
+        visit(node, 0)
+    return "\n".join(out)
+

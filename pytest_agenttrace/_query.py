@@ -1,0 +1,381 @@
+"""A navigable, read-only view over captured spans: traces, roots, parents, children."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Union
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
+
+NamePattern = Union[str, "re.Pattern[str]"]
+
+KIND_NAMES: dict[str, SpanKind] = {kind.name.lower(): kind for kind in SpanKind}
+STATUS_NAMES: dict[str, StatusCode] = {code.name.lower(): code for code in StatusCode}
+
+
+class _Present:
+    """Matches any value, as long as the attribute is there (`*` in the text form)."""
+
+    _instance: _Present | None = None
+
+    def __new__(cls) -> _Present:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "*"
+
+
+PRESENT: Any = _Present()
+
+
+def to_kind(value: SpanKind | str) -> SpanKind:
+    if isinstance(value, SpanKind):
+        return value
+    try:
+        return KIND_NAMES[value.lower()]
+    except (KeyError, AttributeError):
+        raise ValueError(
+            f"unknown span kind {value!r}; valid kinds: {', '.join(KIND_NAMES)}"
+        ) from None
+
+
+def to_status(value: StatusCode | str) -> StatusCode:
+    if isinstance(value, StatusCode):
+        return value
+    try:
+        return STATUS_NAMES[value.lower()]
+    except (KeyError, AttributeError):
+        raise ValueError(
+            f"unknown span status {value!r}; valid statuses: {', '.join(STATUS_NAMES)}"
+        ) from None
+
+
+def name_matches(pattern: NamePattern, name: str) -> bool:
+    """Glob (`*`, `?`, `[...]`) for strings, full match for compiled regexes."""
+    if isinstance(pattern, str):
+        if not any(char in pattern for char in "*?["):
+            return pattern == name
+        return fnmatch.fnmatchcase(name, pattern)
+    return pattern.fullmatch(name) is not None
+
+
+def _normalise(value: Any) -> Any:
+    # OTel stores sequence attributes as tuples; users write lists.
+    if isinstance(value, list):
+        return tuple(_normalise(item) for item in value)
+    return value
+
+
+def attribute_mismatches(
+    expected: Mapping[str, Any], actual: Mapping[str, Any]
+) -> list[tuple[str, Any, Any]]:
+    """(key, expected, got) for each expected attribute that is absent or different.
+
+    `got` is the `MISSING` marker when the key is absent. Matchers compare with
+    `expected == actual`, so dirty-equals style objects work.
+    """
+    problems = []
+    for key, want in expected.items():
+        if key not in actual:
+            problems.append((key, want, MISSING))
+            continue
+        got = actual[key]
+        try:
+            same = bool(_normalise(want) == got)
+        except Exception:  # a matcher must never turn a mismatch into a crash
+            same = False
+        if not same:
+            problems.append((key, want, got))
+    return problems
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING: Any = _Missing()
+
+
+class CapturedSpan:
+    """One captured span with its place in the tree. `readable` is the SDK `ReadableSpan`."""
+
+    __slots__ = ("readable", "parent", "children", "trace", "__weakref__")
+
+    def __init__(self, readable: ReadableSpan) -> None:
+        self.readable = readable
+        self.parent: CapturedSpan | None = None
+        self.children: list[CapturedSpan] = []
+        self.trace: Trace = None  # type: ignore[assignment]  # set by SpanForest
+
+    # -- identity --------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.readable.name
+
+    @property
+    def kind(self) -> SpanKind:
+        return self.readable.kind
+
+    @property
+    def status(self) -> StatusCode:
+        return self.readable.status.status_code
+
+    @property
+    def status_description(self) -> str | None:
+        return self.readable.status.description
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:
+        return self.readable.attributes or {}
+
+    @property
+    def events(self) -> Sequence[Any]:
+        return self.readable.events
+
+    @property
+    def links(self) -> Sequence[Any]:
+        return self.readable.links
+
+    @property
+    def trace_id(self) -> int:
+        return self.readable.context.trace_id  # type: ignore[union-attr]
+
+    @property
+    def span_id(self) -> int:
+        return self.readable.context.span_id  # type: ignore[union-attr]
+
+    @property
+    def parent_span_id(self) -> int | None:
+        parent = self.readable.parent
+        return parent.span_id if parent is not None else None
+
+    @property
+    def has_remote_parent(self) -> bool:
+        parent = self.readable.parent
+        return parent is not None and parent.is_remote
+
+    @property
+    def start_time(self) -> int:
+        return self.readable.start_time or 0
+
+    @property
+    def end_time(self) -> int | None:
+        return self.readable.end_time
+
+    @property
+    def ended(self) -> bool:
+        return self.readable.end_time is not None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end, None while the span is open."""
+        if self.readable.end_time is None or self.readable.start_time is None:
+            return None
+        return (self.readable.end_time - self.readable.start_time) / 1e9
+
+    # -- navigation ------------------------------------------------------------
+    @property
+    def is_root(self) -> bool:
+        return self.parent is None
+
+    def descendants(self) -> list[CapturedSpan]:
+        """All spans below this one, depth first, children in start order."""
+        found: list[CapturedSpan] = []
+        stack = list(reversed(self.children))
+        while stack:
+            span = stack.pop()
+            found.append(span)
+            stack.extend(reversed(span.children))
+        return found
+
+    def ancestors(self) -> list[CapturedSpan]:
+        """Parent, grandparent, ... up to the root of this span's fragment."""
+        chain = []
+        span = self.parent
+        while span is not None:
+            chain.append(span)
+            span = span.parent
+        return chain
+
+    def matches(
+        self,
+        name: NamePattern | None = None,
+        *,
+        kind: SpanKind | str | None = None,
+        status: StatusCode | str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> bool:
+        if name is not None and not name_matches(name, self.name):
+            return False
+        if kind is not None and self.kind is not to_kind(kind):
+            return False
+        if status is not None and self.status is not to_status(status):
+            return False
+        return not (attributes and attribute_mismatches(attributes, self.attributes))
+
+    def describe(self) -> str:
+        """One line for messages: name, kind, status, attributes."""
+        parts = [self.name]
+        if self.kind is not SpanKind.INTERNAL:
+            parts.append(f"[{self.kind.name.lower()}]")
+        if self.status is StatusCode.ERROR:
+            parts.append("[error]")
+        if self.attributes:
+            rendered = ", ".join(f"{k}: {v!r}" for k, v in self.attributes.items())
+            parts.append(f"{{{rendered}}}")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"<CapturedSpan {self.name!r} {self.kind.name.lower()} "
+            f"trace={self.trace_id:032x} span={self.span_id:016x}>"
+        )
+
+
+class Trace:
+    """The captured spans that share one trace id."""
+
+    def __init__(self, trace_id: int) -> None:
+        self.trace_id = trace_id
+        self.spans: list[CapturedSpan] = []
+
+    @property
+    def roots(self) -> list[CapturedSpan]:
+        return [span for span in self.spans if span.parent is None]
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def __iter__(self) -> Iterator[CapturedSpan]:
+        return iter(self.spans)
+
+    def __repr__(self) -> str:
+        roots = ", ".join(repr(root.name) for root in self.roots)
+        return f"<Trace {self.trace_id:032x}: {len(self.spans)} spans, roots {roots}>"
+
+
+class SpanForest:
+    """Spans linked into trees. A span whose parent was not captured is a root."""
+
+    def __init__(self, readable_spans: Iterable[ReadableSpan]) -> None:
+        ordered = sorted(readable_spans, key=lambda span: span.start_time or 0)
+        self.spans = [CapturedSpan(readable) for readable in ordered]
+        by_id: dict[tuple[int, int], CapturedSpan] = {}
+        for span in self.spans:
+            by_id[(span.trace_id, span.span_id)] = span
+        self._by_id = by_id
+        self.traces: list[Trace] = []
+        traces: dict[int, Trace] = {}
+        self.roots: list[CapturedSpan] = []
+        for span in self.spans:
+            trace = traces.get(span.trace_id)
+            if trace is None:
+                trace = traces[span.trace_id] = Trace(span.trace_id)
+                self.traces.append(trace)
+            trace.spans.append(span)
+            span.trace = trace
+            parent_id = span.parent_span_id
+            parent = by_id.get((span.trace_id, parent_id)) if parent_id is not None else None
+            if parent is None:
+                self.roots.append(span)
+            else:
+                span.parent = parent
+                parent.children.append(span)
+
+    def get(self, trace_id: int, span_id: int) -> CapturedSpan | None:
+        return self._by_id.get((trace_id, span_id))
+
+    def wrap(self, span: CapturedSpan | ReadableSpan) -> CapturedSpan | None:
+        if isinstance(span, CapturedSpan):
+            return span
+        context = span.context
+        return None if context is None else self.get(context.trace_id, context.span_id)
+
+    def find(
+        self,
+        name: NamePattern | None = None,
+        *,
+        kind: SpanKind | str | None = None,
+        status: StatusCode | str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> list[CapturedSpan]:
+        if kind is not None:
+            kind = to_kind(kind)
+        if status is not None:
+            status = to_status(status)
+        return [
+            span
+            for span in self.spans
+            if span.matches(name, kind=kind, status=status, attributes=attributes)
+        ]
+
+    def one(
+        self,
+        name: NamePattern | None = None,
+        *,
+        kind: SpanKind | str | None = None,
+        status: StatusCode | str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> CapturedSpan:
+        __tracebackhide__ = True
+        found = self.find(name, kind=kind, status=status, attributes=attributes)
+        if len(found) == 1:
+            return found[0]
+        query = describe_query(name, kind=kind, status=status, attributes=attributes)
+        if found:
+            lines = [f"Expected exactly one span matching {query}, found {len(found)}:"]
+            lines += [f"- {span.describe()}" for span in found]
+            lines += ["", "Narrow the query (attributes=..., kind=...) or use find() for all."]
+        else:
+            lines = [f"Expected exactly one span matching {query}, found none."]
+            near = self._near_misses(name)
+            if near:
+                lines.append("Near misses:")
+                lines += [f"- {span.describe()}" for span in near]
+            else:
+                lines.append(f"Captured {len(self.spans)} span(s); none is close.")
+        raise AssertionError("\n".join(lines))
+
+    def _near_misses(self, name: NamePattern | None, limit: int = 5) -> list[CapturedSpan]:
+        if name is None:
+            return self.spans[:limit]
+        same_name = [span for span in self.spans if name_matches(name, span.name)]
+        if same_name:
+            return same_name[:limit]
+        if not isinstance(name, str):
+            return []
+        names = sorted({span.name for span in self.spans})
+        close = set(difflib.get_close_matches(name, names, n=limit, cutoff=0.5))
+        return [span for span in self.spans if span.name in close][:limit]
+
+
+def describe_query(
+    name: NamePattern | None = None,
+    *,
+    kind: SpanKind | str | None = None,
+    status: StatusCode | str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> str:
+    parts = []
+    if name is not None:
+        parts.append(f"name={(name if isinstance(name, str) else name.pattern)!r}")
+    if kind is not None:
+        parts.append(f"kind={to_kind(kind).name.lower()}")
+    if status is not None:
+        parts.append(f"status={to_status(status).name.lower()}")
+    if attributes:
+        parts.append(f"attributes={dict(attributes)!r}")
+    return "(" + ", ".join(parts) + ")" if parts else "(any span)"

@@ -1,0 +1,105 @@
+"""One span processor per process, attached to every TracerProvider we capture from.
+
+The global TracerProvider can be set only once per process, so the plugin never
+replaces or resets it: it adds this processor (public SDK API) and points it at
+the capture of the test that is running.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+
+    from ._capture import AgentTrace
+
+# Spans that end while no test is capturing: kept so the next capture can report
+# them as leaked from an earlier test. Bounded so suites without the fixture
+# don't grow memory.
+_STRAY_LIMIT = 10_000
+
+
+class SpanRouter(SpanProcessor):
+    """Hands each span to the active capture at start and at end.
+
+    `list.append` is atomic under the GIL, so spans from any thread are recorded
+    without a lock and without batching; the hot path is two attribute loads
+    and an append.
+    """
+
+    def __init__(self) -> None:
+        self.active: AgentTrace | None = None
+        self.stray: collections.deque[ReadableSpan] = collections.deque(maxlen=_STRAY_LIMIT)
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        capture = self.active
+        if capture is not None:
+            capture._started.append(span)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        capture = self.active
+        if capture is not None:
+            capture._ended.append(span)
+        else:
+            self.stray.append(span)
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class ProviderNotSupportedError(RuntimeError):
+    pass
+
+
+class _Installation:
+    """Process-wide state: the router and the providers it is attached to."""
+
+    def __init__(self) -> None:
+        self.router = SpanRouter()
+        self._lock = threading.Lock()
+        self._attached: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
+        self._own_provider: TracerProvider | None = None
+
+    @property
+    def own_provider(self) -> TracerProvider:
+        """The plugin's SDK provider, for code that takes a provider by injection."""
+        with self._lock:
+            if self._own_provider is None:
+                self._own_provider = TracerProvider()
+        self.attach(self._own_provider)
+        return self._own_provider
+
+    def attach(self, provider: Any) -> None:
+        if not isinstance(provider, TracerProvider):
+            raise ProviderNotSupportedError(
+                f"pytest-agenttrace can only capture from an OpenTelemetry SDK "
+                f"TracerProvider, got {type(provider).__module__}.{type(provider).__qualname__}.\n"
+                f"Use opentelemetry.sdk.trace.TracerProvider, or hand your code "
+                f"agenttrace.tracer_provider."
+            )
+        with self._lock:
+            if provider in self._attached:
+                return
+            self._attached.add(provider)
+        provider.add_span_processor(self.router)
+
+    def ensure_global(self) -> None:
+        """Attach to the global provider, installing ours if the code set none."""
+        provider = trace.get_tracer_provider()
+        if isinstance(provider, trace.ProxyTracerProvider):
+            trace.set_tracer_provider(self.own_provider)
+            provider = trace.get_tracer_provider()
+        self.attach(provider)
+
+
+INSTALLATION = _Installation()

@@ -1,0 +1,69 @@
+"""pytest entry point: options, the `agenttrace` marker, the fixture and report hooks.
+
+OpenTelemetry is imported inside the hooks, so suites that never use the
+fixture pay nothing for the plugin being installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ._options import AgentTraceOptions, add_options, marker_help, options_for_test, suite_options
+
+if TYPE_CHECKING:
+    from ._capture import AgentTrace
+
+_SUITE_OPTIONS = pytest.StashKey[AgentTraceOptions]()
+_CAPTURE = pytest.StashKey["AgentTrace"]()
+_TEST_OPTIONS = pytest.StashKey[AgentTraceOptions]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", marker_help())
+    config.stash[_SUITE_OPTIONS] = suite_options(config)
+
+
+@pytest.fixture
+def agenttrace(request: pytest.FixtureRequest) -> Iterator[AgentTrace]:
+    """A fresh capture of the OpenTelemetry spans this test produces."""
+    from ._capture import start_capture
+
+    options = options_for_test(request.node, request.config.stash[_SUITE_OPTIONS])
+    capture = start_capture(options)
+    request.node.stash[_CAPTURE] = capture
+    request.node.stash[_TEST_OPTIONS] = options
+    try:
+        yield capture
+    finally:
+        capture._stop()
+    problems = capture._teardown_problems()
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    capture = item.stash.get(_CAPTURE, None)
+    if capture is None or call.when != "call":
+        return report
+    options = item.stash[_TEST_OPTIONS]
+    if options.report == "always" or (options.report == "failed" and report.failed):
+        report.sections.append(("Captured agenttrace call", _describe(capture)))
+    return report
+
+
+def _describe(capture: AgentTrace) -> str:
+    lines = [capture.render()] if capture.spans else ["(no finished spans)"]
+    for span in capture.unfinished:
+        lines.append(f"still open: {span.name}")
+    return "\n".join(lines)
