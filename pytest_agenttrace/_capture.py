@@ -154,8 +154,9 @@ class AgentTrace(PropagationChecks, PolicyChecks):
     @property
     def leaked(self) -> list[ReadableSpan]:
         """Spans that ended during this test but started before it (an earlier test's)."""
-        started = {id(span) for span in self._started}
-        during = [span for span in list(self._ended) if id(span) not in started]
+        # on_end receives a snapshot, not the object on_start saw: compare ids.
+        started = {_key(span) for span in list(self._started)}
+        during = [span for span in list(self._ended) if _key(span) not in started]
         return self._leaked_before + during
 
     @property
@@ -283,6 +284,11 @@ class AgentTrace(PropagationChecks, PolicyChecks):
         if last_error is not None:
             lines += ["", "Last assertion error:", str(last_error)]
         return "\n".join(lines)
+
+
+def _key(span: ReadableSpan) -> tuple[int, int]:
+    context = span.context
+    return (context.trace_id, context.span_id) if context is not None else (0, id(span))
 
 
 def _build_condition(

@@ -358,8 +358,10 @@ class SpanForest:
         if not isinstance(name, str):
             return []
         names = sorted({span.name for span in self.spans})
-        close = set(difflib.get_close_matches(name, names, n=limit, cutoff=0.5))
-        return [span for span in self.spans if span.name in close][:limit]
+        closest_first = difflib.get_close_matches(name, names, n=limit, cutoff=0.6)
+        rank = {close: position for position, close in enumerate(closest_first)}
+        near = [span for span in self.spans if span.name in rank]
+        return sorted(near, key=lambda span: rank[span.name])[:limit]
 
 
 def describe_query(

@@ -63,7 +63,11 @@ def pytest_runtest_makereport(
 
 
 def _describe(capture: AgentTrace) -> str:
-    lines = [capture.render()] if capture.spans else ["(no finished spans)"]
-    for span in capture.unfinished:
-        lines.append(f"still open: {span.name}")
+    try:
+        lines = [capture.render()] if capture.spans else ["(no finished spans)"]
+        for span in capture.unfinished:
+            chain = " < ".join(parent.name for parent in span.ancestors())
+            lines.append(f"still open: {span.name}" + (f" (under {chain})" if chain else ""))
+    except Exception as error:  # a report section must never turn into an INTERNALERROR
+        return f"(pytest-agenttrace could not render the captured spans: {error!r})"
     return "\n".join(lines)

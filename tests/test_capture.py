@@ -1,0 +1,297 @@
+"""Capture: what the fixture sees, whoever owns the TracerProvider."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from textwrap import dedent
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+
+from pytest_agenttrace import AgentTrace
+
+tracer = trace.get_tracer(__name__)  # before any provider exists: a ProxyTracer
+
+
+def test_sees_spans_from_a_module_level_proxy_tracer(agenttrace: AgentTrace) -> None:
+    with tracer.start_as_current_span("root"), tracer.start_as_current_span("child"):
+        pass
+    assert [span.name for span in agenttrace.spans] == ["root", "child"]
+
+
+def test_each_test_starts_empty(agenttrace: AgentTrace) -> None:
+    assert agenttrace.spans == []
+    assert agenttrace.unfinished == []
+
+
+def test_injected_provider_is_captured(agenttrace: AgentTrace) -> None:
+    with agenttrace.tracer.start_as_current_span("injected"):
+        pass
+    agenttrace.tracer_provider.get_tracer("other").start_span("direct").end()
+    assert [span.name for span in agenttrace.spans] == ["injected", "direct"]
+
+
+def test_attach_captures_a_provider_that_was_never_set_globally(agenttrace: AgentTrace) -> None:
+    private = TracerProvider()
+    private.get_tracer("x").start_span("before attach").end()
+    agenttrace.attach(private)
+    agenttrace.attach(private)  # idempotent: spans must not be recorded twice
+    private.get_tracer("x").start_span("after attach").end()
+    assert [span.name for span in agenttrace.spans] == ["after attach"]
+
+
+def test_attach_rejects_a_non_sdk_provider_with_a_clear_message(agenttrace: AgentTrace) -> None:
+    with pytest.raises(RuntimeError, match="can only capture from an OpenTelemetry SDK"):
+        agenttrace.attach(trace.NoOpTracerProvider())  # type: ignore[arg-type]
+
+
+def test_open_spans_are_unfinished_not_spans(agenttrace: AgentTrace) -> None:
+    with tracer.start_as_current_span("agent"):
+        hung = tracer.start_span("hung tool call")
+    assert [span.name for span in agenttrace.spans] == ["agent"]
+    (open_span,) = agenttrace.unfinished
+    assert open_span.name == "hung tool call"
+    assert [span.name for span in open_span.ancestors()] == ["agent"]
+    hung.end()
+    assert agenttrace.unfinished == []
+    assert len(agenttrace.spans) == 2
+
+
+def test_no_span_is_lost_across_threads(agenttrace: AgentTrace) -> None:
+    threads_count, per_thread = 8, 500
+
+    def work(index: int) -> None:
+        for n in range(per_thread):
+            with tracer.start_as_current_span(f"t{index}"):
+                tracer.start_span(f"t{index}.{n}").end()
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads_count)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(agenttrace.spans) == threads_count * per_thread * 2
+    assert all(span.parent is not None for span in agenttrace.find("t*.*"))
+
+
+def test_thread_pool_with_copied_context_keeps_parents(agenttrace: AgentTrace) -> None:
+    with tracer.start_as_current_span("orchestrator"), ThreadPoolExecutor(2) as pool:
+        context = contextvars.copy_context()
+        pool.submit(context.run, lambda: tracer.start_span("agent").end()).result()
+    assert agenttrace.one("agent").parent is agenttrace.one("orchestrator")
+
+
+def test_asyncio_tasks_are_captured_with_their_parents(agenttrace: AgentTrace) -> None:
+    async def agent(name: str) -> None:
+        with tracer.start_as_current_span(name):
+            await asyncio.sleep(0)
+
+    async def orchestrate() -> None:
+        with tracer.start_as_current_span("orchestrator"):
+            await asyncio.gather(agent("a"), agent("b"))
+            await asyncio.create_task(agent("c"))
+
+    asyncio.run(orchestrate())
+    root = agenttrace.one("orchestrator")
+    assert sorted(child.name for child in root.children) == ["a", "b", "c"]
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(min_value=0, max_value=5))
+def test_clear_gives_each_hypothesis_example_a_fresh_capture(
+    agenttrace: AgentTrace, agents: int
+) -> None:
+    agenttrace.clear()
+    with tracer.start_as_current_span("workflow"):
+        for index in range(agents):
+            tracer.start_span(f"agent {index}").end()
+    assert len(agenttrace.spans) == agents + 1
+
+
+def test_clear_forgets_open_and_leaked_spans(agenttrace: AgentTrace) -> None:
+    tracer.start_span("open")
+    agenttrace.clear()
+    assert agenttrace.unfinished == []
+    assert agenttrace.leaked == []
+
+
+def test_span_leaking_into_the_next_test_is_marked_not_mixed_in(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            from opentelemetry import trace
+
+            tracer = trace.get_tracer("t")
+            held = {}
+
+            def test_first(agenttrace):
+                held["span"] = tracer.start_span("background agent")
+
+            def test_second(agenttrace):
+                held["span"].end()
+                tracer.start_span("mine").end()
+                assert [s.name for s in agenttrace.spans] == ["mine"]
+                assert [s.name for s in agenttrace.leaked] == ["background agent"]
+
+            def test_third(agenttrace):
+                assert agenttrace.leaked == []
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+def test_span_ending_between_tests_is_reported_as_leaked_by_the_next(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            from opentelemetry import trace
+
+            tracer = trace.get_tracer("t")
+            held = {}
+
+            def test_first(agenttrace):
+                held["span"] = tracer.start_span("background agent")
+
+            def test_between():
+                held["span"].end()  # no capture active
+
+            def test_after(agenttrace):
+                assert [s.name for s in agenttrace.leaked] == ["background agent"]
+                assert agenttrace.spans == []
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+# -- the three provider situations, each in a pristine process ------------------------
+
+
+def test_code_that_never_sets_a_provider(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            from opentelemetry import trace
+
+            tracer = trace.get_tracer(__name__)
+
+            def test_it(agenttrace):
+                with tracer.start_as_current_span("work"):
+                    pass
+                assert agenttrace.one("work").readable.resource is not None
+                assert trace.get_tracer_provider() is agenttrace.tracer_provider
+            """
+        )
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("where", ["conftest", "test module"])
+def test_code_that_sets_its_own_sdk_provider_keeps_its_exporter(
+    pytester: pytest.Pytester, where: str
+) -> None:
+    setup = dedent(
+        """
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        EXPORTER = InMemorySpanExporter()
+        PROVIDER = TracerProvider()
+        PROVIDER.add_span_processor(SimpleSpanProcessor(EXPORTER))
+        trace.set_tracer_provider(PROVIDER)
+        """
+    )
+    test = dedent(
+        """
+        from opentelemetry import trace
+
+        tracer = trace.get_tracer(__name__)
+
+        def test_both_see_the_span(agenttrace):
+            with tracer.start_as_current_span("work"):
+                pass
+            assert [s.name for s in agenttrace.spans] == ["work"]
+            assert [s.name for s in EXPORTER.get_finished_spans()] == ["work"]
+            assert trace.get_tracer_provider() is PROVIDER
+        """
+    )
+    if where == "conftest":
+        pytester.makeconftest(setup)
+        pytester.makepyfile("from conftest import EXPORTER, PROVIDER\n" + test)
+    else:
+        pytester.makepyfile(setup + test)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_setting_a_provider_during_a_test_warns_clearly(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            from opentelemetry import trace
+            from opentelemetry.sdk.trace import TracerProvider
+
+            def test_late(agenttrace):
+                trace.set_tracer_provider(TracerProvider())
+                trace.get_tracer("t").start_span("still captured").end()
+                assert [s.name for s in agenttrace.spans] == ["still captured"]
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*AgentTraceWarning: The code under test called trace.set_tracer_provider() during*"]
+    )
+
+
+def test_non_sdk_global_provider_warns_and_injection_still_works(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            import pytest
+            from opentelemetry import trace
+            from pytest_agenttrace import AgentTraceWarning
+
+            trace.set_tracer_provider(trace.NoOpTracerProvider())
+
+            @pytest.fixture
+            def capture(request):
+                with pytest.warns(AgentTraceWarning, match="NoOpTracerProvider"):
+                    return request.getfixturevalue("agenttrace")
+
+            def test_it(capture):
+                capture.tracer.start_span("injected").end()
+                assert [s.name for s in capture.spans] == ["injected"]
+            """
+        )
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_loading_the_plugin_does_not_import_opentelemetry(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            import sys
+
+            def test_light():
+                assert not [m for m in sys.modules if m.startswith("opentelemetry")]
+            """
+        )
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -1,0 +1,130 @@
+"""Settings precedence and validation, and the trace in failure reports."""
+
+from __future__ import annotations
+
+from textwrap import dedent
+
+import pytest
+
+FAILING_TEST = dedent(
+    """
+    from opentelemetry import trace
+
+    def test_fails(agenttrace):
+        with trace.get_tracer("t").start_as_current_span("orchestrator"):
+            trace.get_tracer("t").start_span("agent").end()
+        assert False
+    """
+)
+
+
+def test_failed_test_report_shows_the_captured_trace_by_default(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(FAILING_TEST)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*- Captured agenttrace call -*", "orchestrator", "└── agent"], consecutive=True
+    )
+
+
+def test_report_never_on_the_command_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(FAILING_TEST)
+    result = pytester.runpytest("--agenttrace-report=never")
+    result.assert_outcomes(failed=1)
+    result.stdout.no_fnmatch_line("*Captured agenttrace*")
+
+
+def test_report_never_in_ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nagenttrace_report = never\n")
+    pytester.makepyfile(FAILING_TEST)
+    result = pytester.runpytest()
+    result.stdout.no_fnmatch_line("*Captured agenttrace*")
+
+
+def test_command_line_beats_ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nagenttrace_report = never\n")
+    pytester.makepyfile(FAILING_TEST)
+    result = pytester.runpytest("--agenttrace-report=failed")
+    result.stdout.fnmatch_lines(["*- Captured agenttrace call -*"])
+
+
+def test_marker_beats_command_line_and_closest_marker_wins(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        "import pytest\n"
+        "pytestmark = pytest.mark.agenttrace(report='always')\n"
+        "@pytest.mark.agenttrace(report='never')\n" + FAILING_TEST.lstrip()
+    )
+    result = pytester.runpytest("--agenttrace-report=always", "-rA")
+    result.stdout.no_fnmatch_line("*Captured agenttrace*")
+
+
+def test_report_always_shows_passing_tests_traces(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            import pytest
+            from opentelemetry import trace
+
+            @pytest.mark.agenttrace(report="always")
+            def test_passes(agenttrace):
+                trace.get_tracer("t").start_span("only").end()
+            """
+        )
+    )
+    result = pytester.runpytest("-rA")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*- Captured agenttrace call -*", "only"], consecutive=True)
+
+
+def test_unknown_marker_argument_is_a_usage_error_naming_valid_ones(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            import pytest
+
+            @pytest.mark.agenttrace(reprot="never")
+            def test_it(agenttrace):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        ["*unknown @pytest.mark.agenttrace argument 'reprot'. Valid arguments: *report*"]
+    )
+
+
+def test_bad_marker_value_names_the_valid_values(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            import pytest
+
+            @pytest.mark.agenttrace(report="sometimes")
+            def test_it(agenttrace):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(
+        ["*@pytest.mark.agenttrace(report=...): 'sometimes' is not one of: failed, always, never"]
+    )
+
+
+def test_bad_ini_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nagenttrace_report = sometimes\n")
+    pytester.makepyfile("def test_it(): pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*ini option agenttrace_report: 'sometimes' is not one of: failed, always, never"]
+    )
+
+
+def test_marker_is_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.agenttrace(*report=...*"])
