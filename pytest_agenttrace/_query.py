@@ -151,11 +151,13 @@ class CapturedSpan:
 
     @property
     def trace_id(self) -> int:
-        return self.readable.context.trace_id  # type: ignore[union-attr]
+        context = self.readable.context
+        return context.trace_id if context is not None else 0
 
     @property
     def span_id(self) -> int:
-        return self.readable.context.span_id  # type: ignore[union-attr]
+        context = self.readable.context
+        return context.span_id if context is not None else 0
 
     @property
     def parent_span_id(self) -> int | None:

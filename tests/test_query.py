@@ -15,9 +15,11 @@ tracer = trace.get_tracer(__name__)
 
 def run_pipeline() -> None:
     with tracer.start_as_current_span("process_document", attributes={"document.id": "42"}):
-        with tracer.start_as_current_span("retrieval_agent"):
-            with tracer.start_as_current_span("POST", kind=SpanKind.CLIENT) as post:
-                post.set_attribute("http.response.status_code", 200)
+        with (
+            tracer.start_as_current_span("retrieval_agent"),
+            tracer.start_as_current_span("POST", kind=SpanKind.CLIENT) as post,
+        ):
+            post.set_attribute("http.response.status_code", 200)
         with tracer.start_as_current_span("llm_agent") as llm:
             llm.set_status(Status(StatusCode.ERROR, "rate limited"))
         with tracer.start_as_current_span("llm_agent", attributes={"attempt": 2}):
