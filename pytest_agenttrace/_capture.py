@@ -96,6 +96,7 @@ class AgentTrace(PropagationChecks, PolicyChecks):
         self._ended.clear()
         self._leaked_before.clear()
         self._log_recorder.records.clear()
+        self._clear_propagation_checks()
         self._cache_key = None
         self.started_at_ns = time.time_ns()
 
@@ -203,7 +204,7 @@ class AgentTrace(PropagationChecks, PolicyChecks):
         """The captured trees as text (`box` as in reports, `indent` as in expectations)."""
         from ._render import render_tree
 
-        return render_tree(self.roots, style=style)
+        return render_tree(self.forest, style=style)
 
     # -- waiting --------------------------------------------------------------------------
     def wait_for(

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Optional, Union
 
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: `count=` accepts an int or an inclusive (min, max) range; max None = unbounded.
-CountSpec = Union[int, Tuple[int, Optional[int]]]
+CountSpec = Union[int, tuple[int, Optional[int]]]  # noqa: UP007, UP045  (3.9 runtime alias)
 
 ELLIPSIS_LINE = "..."
 DESCENDANT_PREFIX = ">>"
@@ -136,6 +136,7 @@ def _split_children(
 
 
 def _count_range(count: CountSpec | None, where: str) -> tuple[int, int | None]:
+    high: int | None
     if count is None:
         return 1, 1
     if isinstance(count, int) and not isinstance(count, bool):
@@ -358,9 +359,7 @@ class _Parser:
             elif count:
                 group = "count"
                 low = int(count.group(1))
-                high = None if count.group(2) and not count.group(3) else int(
-                    count.group(3) or low
-                )
+                high = None if count.group(2) and not count.group(3) else int(count.group(3) or low)
                 problem = _count_problem(low, high)
                 if problem:
                     raise self._error(node.line_number or 0, column, f"count {flag}: {problem}")
@@ -395,9 +394,7 @@ class _LineScanner:
         self._fail = fail
 
     def error(self, message: str, column: int | None = None) -> ExpectedTreeError:
-        error: ExpectedTreeError = self._fail(
-            self.position if column is None else column, message
-        )
+        error: ExpectedTreeError = self._fail(self.position if column is None else column, message)
         return error
 
     def peek(self) -> str:
@@ -581,4 +578,3 @@ def format_expected(nodes: Iterable[ExpectedSpan], indent: str = "  ") -> str:
     for node in nodes:
         visit(node, 0)
     return "\n".join(out)
-

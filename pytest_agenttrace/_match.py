@@ -1,0 +1,636 @@
+"""Match captured span trees against expected trees, and explain mismatches.
+
+At each level, assigning actual children to expected lines is a bipartite
+b-matching: every line takes between `min_count` and `max_count` spans, every span
+goes to at most one line, and (unless a `...` is present) every child must be
+accounted for. Greedy assignment is wrong as soon as patterns overlap (`llm_*` and
+`llm_call`), so `_Flow` uses augmenting paths; compatibility of a line with a span
+(which recurses into the subtree) is memoised, keeping the whole match polynomial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Union
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from ._expect import (
+    ExpectedSpan,
+    ExpectedTreeError,
+    format_count,
+    format_expected_line,
+    format_name,
+    format_value,
+    to_expected_roots,
+)
+from ._query import MISSING, CapturedSpan, SpanForest, attribute_mismatches, name_matches
+from ._render import (
+    RenderLine,
+    collapse,
+    count_marks,
+    ellipsis_line,
+    missing_line,
+    plain_lines,
+    render_lines,
+    span_line,
+)
+
+__all__ = ["assert_trace_tree", "roots_of", "trace_tree_matches"]
+
+HINT = (
+    "Paste the tree above into the test to accept the current shape; "
+    "lines marked ✗ differ from the expectation."
+)
+
+
+class _VirtualRoot:
+    """Parent of the top-level spans, so top-level lines match like any children."""
+
+    def __init__(self, roots: Sequence[CapturedSpan]) -> None:
+        self.children = list(roots)
+
+    def descendants(self) -> list[CapturedSpan]:
+        found: list[CapturedSpan] = []
+        for root in self.children:
+            found.append(root)
+            found.extend(root.descendants())
+        return found
+
+
+_Parent = Union[CapturedSpan, _VirtualRoot]  # noqa: UP007  (runtime alias, 3.9)
+
+
+# --------------------------------------------------------------------------- public
+
+
+def assert_trace_tree(spans: Any, expected: Any, *, ordered: bool = False) -> None:
+    """Assert that the captured spans form exactly the expected tree.
+
+    `spans`: the `agenttrace` capture (anything with `.forest`), a `SpanForest`, a
+    `CapturedSpan` (its subtree), or an iterable of `ReadableSpan`/`CapturedSpan`.
+    `expected`: the text form, `span(...)`, or a list of `span(...)` and `...`.
+    `ordered=True` makes every level ordered (children in start order).
+    """
+    __tracebackhide__ = True
+    root_line = to_expected_roots(expected)
+    actual = _VirtualRoot(roots_of(spans))
+    matcher = _Matcher(ordered_everywhere=ordered)
+    if matcher.children_match(root_line, actual):
+        return
+    raise AssertionError(matcher.failure_message(root_line, actual))
+
+
+def trace_tree_matches(spans: Any, expected: Any, *, ordered: bool = False) -> bool:
+    """The boolean form of `assert_trace_tree`."""
+    return _Matcher(ordered_everywhere=ordered).children_match(
+        to_expected_roots(expected), _VirtualRoot(roots_of(spans))
+    )
+
+
+def roots_of(spans: Any) -> list[CapturedSpan]:
+    forest = getattr(spans, "forest", None)
+    if isinstance(forest, SpanForest):
+        return list(forest.roots)
+    if isinstance(spans, SpanForest):
+        return list(spans.roots)
+    if isinstance(spans, CapturedSpan):
+        return [spans]
+    if isinstance(spans, (str, bytes)) or not isinstance(spans, Iterable):
+        raise TypeError(
+            "spans must be the agenttrace capture, a SpanForest, a CapturedSpan or an "
+            f"iterable of spans, got {type(spans).__name__}"
+        )
+    readables = []
+    for item in spans:
+        if isinstance(item, CapturedSpan):
+            readables.append(item.readable)
+        elif isinstance(item, ReadableSpan):
+            readables.append(item)
+        else:
+            raise TypeError(f"expected ReadableSpan or CapturedSpan items, got {item!r}")
+    return list(SpanForest(readables).roots)
+
+
+# --------------------------------------------------------------------------- flow
+
+
+class _Flow:
+    """Bounded bipartite assignment of items (spans) to lines by augmenting paths.
+
+    Items belong to groups (the direct child whose subtree holds them); in exact
+    mode each group needs at least one assigned item. For plain children each
+    group is one item; `>>` lines add deeper items to their ancestor's group.
+    """
+
+    def __init__(
+        self,
+        low: list[int],
+        high: list[float],
+        line_items: list[list[int]],
+        item_groups: list[int],
+        group_count: int,
+    ) -> None:
+        self.low = low
+        self.high = high
+        self.line_items = line_items
+        self.item_group = item_groups
+        self.item_lines: list[list[int]] = [[] for _ in item_groups]
+        for line, items in enumerate(line_items):
+            for item in items:
+                self.item_lines[item].append(line)
+        self.group_items: list[list[int]] = [[] for _ in range(group_count)]
+        for item, group in enumerate(item_groups):
+            self.group_items[group].append(item)
+        self.assigned = [-1] * len(item_groups)
+        self.members: list[dict[int, None]] = [{} for _ in low]  # insertion-ordered sets
+        self.load = [0] * len(low)
+        self.group_load = [0] * group_count
+
+    # -- bookkeeping -------------------------------------------------------------
+    def _assign(self, item: int, line: int) -> None:
+        self.assigned[item] = line
+        self.members[line][item] = None
+        self.load[line] += 1
+        self.group_load[self.item_group[item]] += 1
+
+    def _unassign(self, item: int) -> None:
+        line = self.assigned[item]
+        self.assigned[item] = -1
+        del self.members[line][item]
+        self.load[line] -= 1
+        self.group_load[self.item_group[item]] -= 1
+
+    def _has_room(self, line: int) -> bool:
+        return self.load[line] < self.high[line]
+
+    # -- phase 1: every line reaches its minimum -----------------------------------
+    def meet_minimums(self) -> bool:
+        for line, items in enumerate(self.line_items):
+            for item in items:
+                if self.load[line] >= self.low[line]:
+                    break
+                if self.assigned[item] < 0:
+                    self._assign(item, line)
+        ok = True
+        dead: set[int] = set()  # lines proven stuck; valid until the next success
+        for line in range(len(self.low)):
+            while self.load[line] < self.low[line]:
+                if not self._fill(line, dead):
+                    ok = False
+                    break
+                dead.clear()
+        return ok
+
+    def _fill(self, line: int, visited: set[int]) -> bool:
+        """Give `line` one more item, moving others along an augmenting path."""
+        visited.add(line)
+        for item in self.line_items[line]:
+            if self.assigned[item] < 0:
+                self._assign(item, line)
+                return True
+        for item in self.line_items[line]:
+            holder = self.assigned[item]
+            if holder == line or holder in visited:
+                continue
+            visited.add(holder)
+            if self.load[holder] > self.low[holder] or self._fill(holder, visited):
+                self._unassign(item)
+                self._assign(item, line)
+                return True
+        return False
+
+    # -- phase 2: every group (direct child) is accounted for ----------------------
+    def cover_groups(self) -> bool:
+        """Give each empty group an item without dropping any line below its load.
+
+        Loads never decrease along these paths: an item leaves a line only when
+        another takes its place.
+        """
+        for group, items in enumerate(self.group_items):
+            if self.group_load[group]:
+                continue
+            for item in items:
+                room = next((ln for ln in self.item_lines[item] if self._has_room(ln)), None)
+                if room is not None:
+                    self._assign(item, room)
+                    break
+        ok = True
+        dead: set[int] = set()
+        for group in range(len(self.group_items)):
+            if self.group_load[group] == 0:
+                if self._cover(group, dead):
+                    dead.clear()
+                else:
+                    ok = False
+        return ok
+
+    def _cover(self, group: int, visited: set[int]) -> bool:
+        return any(
+            self.assigned[item] < 0 and self._place(item, visited)
+            for item in self.group_items[group]
+        )
+
+    def _place(self, item: int, visited: set[int]) -> bool:
+        lines = [line for line in self.item_lines[item] if line not in visited]
+        for line in lines:
+            if self._has_room(line):
+                self._assign(item, line)
+                return True
+        for line in lines:
+            if line in visited:
+                continue
+            visited.add(line)
+            for other in list(self.members[line]):
+                if self.group_load[self.item_group[other]] >= 2:  # its group stays covered
+                    self._unassign(other)
+                    self._assign(item, line)
+                    return True
+            for other in list(self.members[line]):
+                self._unassign(other)
+                self._assign(item, line)
+                if self._cover(self.item_group[other], visited):
+                    return True
+                self._unassign(item)
+                self._assign(other, line)
+        return False
+
+    # -- phase 3: a direct child that matches a line counts toward it -------------
+    def take_required(self, required: Iterable[int], *, gaps: bool) -> bool:
+        """Assign every required item (a direct child matching some line).
+
+        Without this, `llm_call [x2]` beside `...` would let a third `llm_call`
+        slip through as an "extra" sibling. Deeper `>>` candidates are optional:
+        one may give up its line to a required item if its group stays covered
+        (or nothing needs covering, under `...`).
+        """
+        ok = True
+        dead: set[int] = set()
+        for item in required:
+            if self.assigned[item] >= 0 or not self.item_lines[item]:
+                continue
+            if self._take(item, dead, gaps, set(required)):
+                dead.clear()
+            else:
+                ok = False
+        return ok
+
+    def _take(self, item: int, visited: set[int], gaps: bool, required: set[int]) -> bool:
+        lines = [line for line in self.item_lines[item] if line not in visited]
+        for line in lines:
+            if self._has_room(line):
+                self._assign(item, line)
+                return True
+        for line in lines:
+            for other in list(self.members[line]):
+                if other not in required and (
+                    gaps or self.group_load[self.item_group[other]] >= 2
+                ):
+                    self._unassign(other)
+                    self._assign(item, line)
+                    return True
+        for line in lines:
+            if line in visited:
+                continue
+            visited.add(line)
+            for other in list(self.members[line]):
+                self._unassign(other)
+                self._assign(item, line)
+                if self._take(other, visited, gaps, required):
+                    return True
+                self._unassign(item)
+                self._assign(other, line)
+        return False
+
+    # -- diagnostics: assign as many items as possible ------------------------------
+    def assign_leftovers(self) -> None:
+        dead: set[int] = set()
+        for item in range(len(self.assigned)):
+            if self.assigned[item] < 0 and self.item_lines[item]:
+                self._augment_item(item, dead)
+
+    def _augment_item(self, item: int, visited: set[int]) -> bool:
+        for line in self.item_lines[item]:
+            if self._has_room(line):
+                self._assign(item, line)
+                visited.clear()
+                return True
+        for line in self.item_lines[item]:
+            if line in visited:
+                continue
+            visited.add(line)
+            for other in list(self.members[line]):
+                self._unassign(other)
+                self._assign(item, line)
+                if self._augment_item(other, visited):
+                    return True
+                self._unassign(item)
+                self._assign(other, line)
+        return False
+
+
+# --------------------------------------------------------------------------- matcher
+
+
+class _Level:
+    """The assignment problem for one expected line's children under one actual parent."""
+
+    def __init__(self, lines: list[ExpectedSpan], parent: _Parent, matcher: _Matcher) -> None:
+        self.lines = lines
+        self.children = parent.children
+        self.items: list[CapturedSpan] = list(self.children)
+        groups = list(range(len(self.children)))
+        line_items: list[list[int]] = []
+        deep_index: dict[int, int] = {}
+        for line in lines:
+            if not line.descendant:
+                line_items.append(
+                    [j for j, child in enumerate(self.children) if matcher.compatible(line, child)]
+                )
+                continue
+            candidates = []
+            for group, child in enumerate(self.children):
+                for deep in [child, *child.descendants()]:
+                    if not matcher.compatible(line, deep):
+                        continue
+                    if deep is child:
+                        candidates.append(group)
+                        continue
+                    index = deep_index.get(id(deep))
+                    if index is None:
+                        index = deep_index[id(deep)] = len(self.items)
+                        self.items.append(deep)
+                        groups.append(group)
+                    candidates.append(index)
+            line_items.append(candidates)
+        self.flow = _Flow(
+            low=[line.min_count for line in lines],
+            high=[float("inf") if line.max_count is None else line.max_count for line in lines],
+            line_items=line_items,
+            item_groups=groups,
+            group_count=len(self.children),
+        )
+
+
+class _Matcher:
+    def __init__(self, *, ordered_everywhere: bool) -> None:
+        self.ordered_everywhere = ordered_everywhere
+        self._compatible: dict[tuple[int, int], bool] = {}
+
+    # -- does it match? -------------------------------------------------------------
+    def compatible(self, line: ExpectedSpan, span: CapturedSpan) -> bool:
+        key = (id(line), id(span))
+        known = self._compatible.get(key)
+        if known is None:
+            known = self._compatible[key] = self.own_match(line, span) and self.children_match(
+                line, span
+            )
+        return known
+
+    @staticmethod
+    def own_match(line: ExpectedSpan, span: CapturedSpan) -> bool:
+        return (
+            name_matches(line.name, span.name)
+            and (line.kind is None or span.kind is line.kind)
+            and (line.status is None or span.status is line.status)
+            and not (line.attributes and attribute_mismatches(line.attributes, span.attributes))
+        )
+
+    def is_ordered(self, line: ExpectedSpan) -> bool:
+        return line.ordered or self.ordered_everywhere
+
+    def children_match(self, line: ExpectedSpan, parent: _Parent) -> bool:
+        if not line.children and not line.allows_extra:
+            return not parent.children  # the common leaf case, without building a level
+        if self.is_ordered(line):
+            return self.ordered_match(line, parent.children)
+        level = _Level(line.children, parent, self)
+        flow = level.flow
+        if not flow.meet_minimums():
+            return False
+        if not line.allows_extra and not flow.cover_groups():
+            return False
+        return flow.take_required(range(len(level.children)), gaps=line.allows_extra)
+
+    def ordered_match(self, line: ExpectedSpan, children: list[CapturedSpan]) -> bool:
+        """Children in start order must spell the lines in order; `...` skips any run.
+
+        reachable[k]: the lines so far can consume exactly the first k children.
+        """
+        for child_line in line.children:
+            if child_line.descendant:
+                raise ExpectedTreeError(
+                    f"'>> {format_expected_line(child_line)[3:]}' cannot be a child of an "
+                    "ordered span (ordered=True orders every level): '>>' matches at any "
+                    "depth, so it has no position among ordered siblings"
+                )
+        size = len(children)
+        reachable = [True] + [False] * size
+        for position, child_line in enumerate(line.children):
+            if position in line.gaps:
+                reachable = _extend_by_any_run(reachable)
+            reachable = self._consume_runs(child_line, children, reachable)
+        if len(line.children) in line.gaps:
+            reachable = _extend_by_any_run(reachable)
+        return reachable[size]
+
+    def _consume_runs(
+        self, line: ExpectedSpan, children: list[CapturedSpan], reachable: list[bool]
+    ) -> list[bool]:
+        # Prefix sums over `reachable` make each cell O(1): O(lines x children) in all.
+        size = len(children)
+        prefix = [0]
+        for flag in reachable:
+            prefix.append(prefix[-1] + flag)
+        after = [False] * (size + 1)
+        run = 0  # consecutive children compatible with `line` ending at k
+        high = size if line.max_count is None else line.max_count
+        for end in range(size + 1):
+            if end > 0:
+                run = run + 1 if self.compatible(line, children[end - 1]) else 0
+            shortest, longest = line.min_count, min(high, run)
+            if shortest > longest:
+                continue
+            first, last = end - longest, end - shortest  # start positions allowed
+            after[end] = prefix[last + 1] - prefix[first] > 0
+        return after
+
+    # -- why not? ---------------------------------------------------------------------
+    def failure_message(self, root_line: ExpectedSpan, actual: _VirtualRoot) -> str:
+        lines = collapse(self.explain_children(root_line, actual))
+        differences = count_marks(lines)
+        noun = "difference" if differences == 1 else "differences"
+        tree = render_lines(lines) if lines else "(no spans captured)"
+        return "\n".join(
+            [
+                f"Trace tree does not match the expectation ({differences} {noun}):",
+                "",
+                tree,
+                "",
+                HINT,
+            ]
+        )
+
+    def explain(self, line: ExpectedSpan, span: CapturedSpan) -> RenderLine:
+        rendered = span_line(span, line)
+        rendered.marks = own_differences(line, span)
+        rendered.children = self.explain_children(line, span)
+        if self.is_ordered(line):
+            for child in rendered.children:
+                child.collapsible = False
+            if (
+                not rendered.marks
+                and not any(_has_marks(child) for child in rendered.children)
+                and not self.ordered_match(line, span.children)
+            ):
+                names = ", ".join(format_expected_line(child) for child in line.children)
+                rendered.marks.append(f"children not in the expected order: {names}")
+        return rendered
+
+    def explain_children(self, line: ExpectedSpan, parent: _Parent) -> list[RenderLine]:
+        level = _Level(line.children, parent, self)
+        flow = level.flow
+        flow.meet_minimums()
+        if not line.allows_extra:
+            flow.cover_groups()
+        flow.assign_leftovers()
+
+        group_of = _group_finder(level.children)
+        near = self._pair_by_name(level)
+        covered = {flow.item_group[item] for item, owner in enumerate(flow.assigned) if owner >= 0}
+        covered.update(group_of(span) for span, _ in near.values())
+        placed: list[tuple[CapturedSpan, RenderLine]] = []
+        by_line: dict[int, list[RenderLine]] = {}
+        for item, span in enumerate(level.items):
+            owner = flow.assigned[item]
+            if owner >= 0:
+                rendered = self.explain(level.lines[owner], span)
+                by_line.setdefault(owner, []).append(rendered)
+                placed.append((span, rendered))
+        for span, owner in near.values():
+            placed.append((span, self.explain(level.lines[owner], span)))
+        extra = False
+        for group, child in enumerate(level.children):
+            if group in covered:
+                continue
+            overflow = self._overflowing_line(level, child)
+            if overflow is None and line.allows_extra:
+                extra = True
+            elif overflow is not None:
+                rendered = self.explain(level.lines[overflow], child)
+                by_line.setdefault(overflow, []).append(rendered)
+                placed.append((child, rendered))
+            else:
+                rendered = _plain(child)
+                rendered.marks.append("unexpected span")
+                placed.append((child, rendered))
+        missing = self._mark_counts(level, near, by_line)
+        placed.sort(key=lambda entry: entry[0].start_time)
+        result = [rendered for _, rendered in placed]
+        if extra:
+            result.append(ellipsis_line())
+        return result + missing
+
+    def _pair_by_name(self, level: _Level) -> dict[int, tuple[CapturedSpan, int]]:
+        """Leftover spans named like a line short of its minimum: shown as that line's
+        span with the differences marked, rather than as missing plus unexpected."""
+        flow = level.flow
+        taken = {id(span) for item, span in enumerate(level.items) if flow.assigned[item] >= 0}
+        near: dict[int, tuple[CapturedSpan, int]] = {}
+        for index, line in enumerate(level.lines):
+            shortfall = line.min_count - flow.load[index]
+            if shortfall <= 0:
+                continue
+            pool: Iterable[CapturedSpan] = (
+                _VirtualRoot(level.children).descendants() if line.descendant else level.children
+            )
+            for span in pool:
+                if shortfall == 0:
+                    break
+                if id(span) in taken or id(span) in near:
+                    continue
+                if name_matches(line.name, span.name):
+                    near[id(span)] = (span, index)
+                    shortfall -= 1
+        return near
+
+    def _overflowing_line(self, level: _Level, child: CapturedSpan) -> int | None:
+        for index, line in enumerate(level.lines):
+            if not line.descendant and self.compatible(line, child):
+                return index
+        return None
+
+    def _mark_counts(
+        self,
+        level: _Level,
+        near: dict[int, tuple[CapturedSpan, int]],
+        by_line: dict[int, list[RenderLine]],
+    ) -> list[RenderLine]:
+        missing = []
+        near_count: dict[int, int] = {}
+        for _, index in near.values():
+            near_count[index] = near_count.get(index, 0) + 1
+        for index, line in enumerate(level.lines):
+            rendered = by_line.get(index, [])
+            got = len(rendered) + near_count.get(index, 0)
+            if line.min_count <= got and (line.max_count is None or got <= line.max_count):
+                continue
+            if got == 0:
+                missing.append(missing_line(format_expected_line(line)))
+                continue
+            wanted = format_count(line.min_count, line.max_count)
+            for each in rendered:
+                each.marks.append(f"count: expected {wanted}, got {got}")
+        return missing
+
+
+def _group_finder(children: list[CapturedSpan]) -> Any:
+    """Maps a span to the index of the direct child whose subtree holds it."""
+    index_of = {id(child): index for index, child in enumerate(children)}
+
+    def group_of(span: CapturedSpan) -> int:
+        current: CapturedSpan | None = span
+        while current is not None and id(current) not in index_of:
+            current = current.parent
+        return index_of[id(current)] if current is not None else -1
+
+    return group_of
+
+
+def _extend_by_any_run(reachable: list[bool]) -> list[bool]:
+    seen = False
+    extended = []
+    for flag in reachable:
+        seen = seen or flag
+        extended.append(seen)
+    return extended
+
+
+def _plain(span: CapturedSpan) -> RenderLine:
+    rendered = span_line(span)
+    rendered.children = plain_lines(span.children, all_attributes=False)
+    return rendered
+
+
+def _has_marks(line: RenderLine) -> bool:
+    return bool(line.marks) or line.is_comment or any(_has_marks(c) for c in line.children)
+
+
+def own_differences(line: ExpectedSpan, span: CapturedSpan) -> list[str]:
+    """What differs between one expected line and one span, ignoring children."""
+    differences = []
+    if not name_matches(line.name, span.name):
+        differences.append(f"name: expected {format_name(line.name)}")
+    if line.kind is not None and span.kind is not line.kind:
+        differences.append(f"kind: expected {line.kind.name.lower()}, got {span.kind.name.lower()}")
+    if line.status is not None and span.status is not line.status:
+        differences.append(
+            f"status: expected {line.status.name.lower()}, got {span.status.name.lower()}"
+        )
+    if line.attributes:
+        for key, want, got in attribute_mismatches(line.attributes, span.attributes):
+            if got is MISSING:
+                differences.append(f"{key}: expected {format_value(want)}, attribute missing")
+            else:
+                differences.append(f"{key}: expected {format_value(want)}, got {format_value(got)}")
+    return differences

@@ -1,0 +1,222 @@
+"""Render actual span trees in the expected-tree text syntax (indented or box-drawn).
+
+The output parses back with `parse_expected`, so a rendering can be pasted into a
+test as the new expectation; difference marks are trailing `#` comments for that
+reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.trace import SpanKind, StatusCode
+
+from ._expect import (
+    DESCENDANT_PREFIX,
+    ELLIPSIS_LINE,
+    ExpectedSpan,
+    format_attributes,
+    format_count,
+    format_name,
+)
+from ._query import PRESENT, CapturedSpan
+
+__all__ = ["RenderLine", "render_lines", "render_tree", "span_line", "MARK"]
+
+MARK = "✗"
+STYLES = ("indent", "box")
+# Past this column marks are not aligned any further, so one long line does not
+# push every comment off screen.
+MAX_MARK_COLUMN = 60
+
+
+@dataclass
+class RenderLine:
+    """One line of a rendering: a span (with its subtree), a `...`, or a comment."""
+
+    head: str
+    flags: list[str] = field(default_factory=list)
+    children: list[RenderLine] = field(default_factory=list)
+    marks: list[str] = field(default_factory=list)
+    count: int = 1
+    is_comment: bool = False
+    # Identical leaves collapse into `[xN]` only under unordered parents.
+    collapsible: bool = True
+
+    def text(self) -> str:
+        if self.is_comment:
+            return f"# {MARK} {self.head}"
+        flags = list(self.flags)
+        if self.count != 1:
+            flags.append(format_count(self.count, self.count))
+        return self.head + (" [" + ", ".join(flags) + "]" if flags else "")
+
+    def collapse_key(self) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
+        if self.children or self.is_comment or not self.collapsible:
+            return None
+        return self.head, tuple(self.flags), tuple(self.marks)
+
+
+def ellipsis_line() -> RenderLine:
+    return RenderLine(head=ELLIPSIS_LINE)
+
+
+def missing_line(description: str) -> RenderLine:
+    return RenderLine(head=f"missing: {description}", is_comment=True)
+
+
+# --------------------------------------------------------------------------- one span
+
+
+def display_name(name: str) -> str:
+    """The name as a pattern that matches exactly this name (glob characters escaped)."""
+    if any(char in name for char in "*?["):
+        name = "".join(f"[{char}]" if char in "*?[" else char for char in name)
+    return format_name(name)
+
+
+def span_line(
+    span: CapturedSpan,
+    expected: ExpectedSpan | None = None,
+    *,
+    all_attributes: bool = False,
+) -> RenderLine:
+    """A span's own line: actual name, kind and status; attributes the expectation named.
+
+    With no expectation, `all_attributes` shows every attribute (plain renderings).
+    """
+    head = DESCENDANT_PREFIX + " " if expected is not None and expected.descendant else ""
+    head += display_name(span.name)
+    shown = _shown_attributes(span.attributes, expected, all_attributes)
+    if shown:
+        head += " " + format_attributes(shown)
+    flags = []
+    if span.kind is not SpanKind.INTERNAL or (expected is not None and expected.kind is not None):
+        flags.append(span.kind.name.lower())
+    if span.status is StatusCode.ERROR or (expected is not None and expected.status is not None):
+        flags.append(span.status.name.lower())
+    if expected is not None and expected.ordered:
+        flags.append("ordered")
+    return RenderLine(head=head, flags=flags)
+
+
+def _shown_attributes(
+    actual: Mapping[str, Any], expected: ExpectedSpan | None, all_attributes: bool
+) -> dict[str, Any]:
+    if expected is None:
+        return dict(actual) if all_attributes else {}
+    shown = {}
+    for key, want in expected.attributes.items():
+        if key in actual:
+            # `*` stays `*` so the pasted expectation keeps tolerating volatile values.
+            shown[key] = PRESENT if want is PRESENT else actual[key]
+    return shown
+
+
+def plain_lines(spans: Iterable[CapturedSpan], *, all_attributes: bool) -> list[RenderLine]:
+    lines = []
+    for span in spans:
+        line = span_line(span, all_attributes=all_attributes)
+        line.children = plain_lines(span.children, all_attributes=all_attributes)
+        lines.append(line)
+    return lines
+
+
+def render_tree(
+    roots: Iterable[CapturedSpan] | Any,
+    style: str = "indent",
+    *,
+    attributes: bool = True,
+) -> str:
+    """Render actual spans (roots or anything `assert_trace_tree` accepts) as text.
+
+    `style="indent"` is the expected-tree syntax with 2-space indentation;
+    `style="box"` draws `├── ` / `└── ` connectors. Both parse back as the same tree.
+    """
+    from ._match import roots_of  # deferred: _match imports this module
+
+    return render_lines(plain_lines(roots_of(roots), all_attributes=attributes), style)
+
+
+# --------------------------------------------------------------------------- text
+
+
+def collapse(lines: Sequence[RenderLine]) -> list[RenderLine]:
+    """Merge runs of identical leaf siblings into one line with a count (`[xN]`).
+
+    Only neighbours (in start order) merge, so the rendering also passes as an
+    ordered expectation.
+    """
+    merged: list[RenderLine] = []
+    for line in lines:
+        line.children = collapse(line.children)
+        key = line.collapse_key()
+        previous = merged[-1] if merged else None
+        if key is not None and previous is not None and previous.collapse_key() == key:
+            previous.count += line.count
+            continue
+        merged.append(line)
+    return merged
+
+
+def count_marks(lines: Iterable[RenderLine]) -> int:
+    """Differences in a rendering; one count problem repeated on siblings counts once."""
+    total = 0
+    seen: set[str] = set()
+    for line in lines:
+        for mark in line.marks:
+            if not (mark.startswith("count:") and mark in seen):
+                total += 1
+            seen.add(mark)
+        total += 1 if line.is_comment else 0
+        total += count_marks(line.children)
+    return total
+
+
+def render_lines(lines: Sequence[RenderLine], style: str = "indent") -> str:
+    if style not in STYLES:
+        raise ValueError(f"unknown render style {style!r}; valid styles: {', '.join(STYLES)}")
+    rows: list[tuple[str, list[str]]] = []
+    for line in collapse(lines):
+        _emit(line, "", "", style, rows, top=True)
+    return _align_marks(rows)
+
+
+def _emit(
+    line: RenderLine,
+    prefix: str,
+    child_prefix: str,
+    style: str,
+    rows: list[tuple[str, list[str]]],
+    *,
+    top: bool = False,
+) -> None:
+    rows.append((prefix + line.text(), line.marks))
+    count = len(line.children)
+    for position, child in enumerate(line.children):
+        if style == "indent":
+            _emit(child, child_prefix + "  ", child_prefix + "  ", style, rows)
+        else:
+            last = position == count - 1
+            _emit(
+                child,
+                child_prefix + ("└── " if last else "├── "),
+                child_prefix + ("    " if last else "│   "),
+                style,
+                rows,
+            )
+
+
+def _align_marks(rows: list[tuple[str, list[str]]]) -> str:
+    marked = [len(text) for text, marks in rows if marks]
+    column = min(max(marked, default=0), MAX_MARK_COLUMN) + 3
+    out = []
+    for text, marks in rows:
+        if marks:
+            comment = "; ".join(f"{MARK} {mark}" for mark in marks)
+            out.append(f"{text.ljust(column)}# {comment}")
+        else:
+            out.append(text)
+    return "\n".join(out)

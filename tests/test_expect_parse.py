@@ -1,0 +1,318 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+from pytest_agenttrace._expect import (
+    ExpectedSpan,
+    ExpectedTreeError,
+    format_expected,
+    parse_expected,
+    span,
+    to_expected_roots,
+)
+from pytest_agenttrace._query import PRESENT
+
+FULL = """
+    process_document {document.id: "42", agent.version: *}
+      retrieval_agent
+        POST [client]          # auto-instrumented
+      llm_agent [x2]
+      "GET /users/{id}" [server, error]
+      ...
+"""
+
+
+def shape(nodes: list[ExpectedSpan]) -> list[tuple[object, ...]]:
+    """Everything that matters about parsed lines, for comparisons."""
+    return [
+        (
+            node.name,
+            node.attributes,
+            node.kind,
+            node.status,
+            node.min_count,
+            node.max_count,
+            node.ordered,
+            node.descendant,
+            node.gaps,
+            shape(node.children),
+        )
+        for node in nodes
+    ]
+
+
+def test_parses_every_element() -> None:
+    (root,) = parse_expected(FULL)
+    assert root.name == "process_document"
+    assert root.attributes == {"document.id": "42", "agent.version": PRESENT}
+    assert root.attributes["agent.version"] is PRESENT
+    retrieval, llm, get = root.children
+    assert root.gaps == (3,)
+    assert retrieval.children[0].name == "POST"
+    assert retrieval.children[0].kind is SpanKind.CLIENT
+    assert (llm.min_count, llm.max_count) == (2, 2)
+    assert get.name == "GET /users/{id}"
+    assert (get.kind, get.status) == (SpanKind.SERVER, StatusCode.ERROR)
+    assert root.line_number == 2
+
+
+def test_names_with_spaces_and_globs() -> None:
+    (node,) = parse_expected("chat gpt-4o *  [client]")
+    assert node.name == "chat gpt-4o *"
+
+
+@pytest.mark.parametrize(
+    ("flag", "low", "high"),
+    [("x3", 3, 3), ("x2..5", 2, 5), ("x2..", 2, None), ("x0..1", 0, 1), ("X1..1", 1, 1)],
+)
+def test_count_flags(flag: str, low: int, high: int | None) -> None:
+    (node,) = parse_expected(f"retry [{flag}]")
+    assert (node.min_count, node.max_count) == (low, high)
+
+
+def test_every_kind_and_status_flag() -> None:
+    for kind in SpanKind:
+        assert parse_expected(f"a [{kind.name.lower()}]")[0].kind is kind
+    for status in StatusCode:
+        assert parse_expected(f"a [{status.name}]")[0].status is status
+
+
+def test_flags_combine_and_may_precede_attributes() -> None:
+    (node,) = parse_expected("a [consumer, ok, x2, ordered] {k: 1}")
+    assert (node.kind, node.status, node.min_count, node.ordered) == (
+        SpanKind.CONSUMER,
+        StatusCode.OK,
+        2,
+        True,
+    )
+    assert node.attributes == {"k": 1}
+
+
+def test_attribute_values_are_json() -> None:
+    (node,) = parse_expected(
+        'a {n: 3, f: 1.5, yes: true, none: null, tags: ["x", 2], "odd key!": "v", s: "a}b"}'
+    )
+    assert node.attributes == {
+        "n": 3,
+        "f": 1.5,
+        "yes": True,
+        "none": None,
+        "tags": ["x", 2],
+        "odd key!": "v",
+        "s": "a}b",
+    }
+
+
+def test_quoted_names_may_hold_syntax_characters() -> None:
+    names = [node.name for node in parse_expected('"a {b}"\n"c [d]"\n"e # f"\n" padded "')]
+    assert names == ["a {b}", "c [d]", "e # f", " padded "]
+
+
+def test_comments_blank_lines_and_common_indent() -> None:
+    text = """
+
+        # a leading comment
+        root   # trailing
+
+          child
+        # between
+          ...
+    """
+    (root,) = parse_expected(text)
+    assert [child.name for child in root.children] == ["child"]
+    assert root.gaps == (1,)
+
+
+def test_any_consistent_indentation() -> None:
+    assert shape(parse_expected("a\n    b\n        c\n    d")) == shape(
+        parse_expected("a\n b\n  c\n d")
+    )
+
+
+def test_ellipsis_positions_are_kept() -> None:
+    (node,) = parse_expected("r\n  ...\n  a\n  ...\n  ...\n  b\n  ...")
+    assert node.gaps == (0, 1, 2)
+
+
+def test_top_level_ellipsis() -> None:
+    assert to_expected_roots("a\n...").gaps == (1,)
+
+
+def test_descendant_prefix() -> None:
+    (node,) = parse_expected("agent\n  >> POST [client]\n  >>GET")
+    assert [(child.name, child.descendant) for child in node.children] == [
+        ("POST", True),
+        ("GET", True),
+    ]
+
+
+BOX = """
+process_document {document.id: "42"}
+├── retrieval_agent
+│   └── POST [client]
+│
+├── llm_agent [x2]
+│   ├── chat
+│   └── tool
+│       └── ...
+└── "GET /users/{id}" [server, error]
+"""
+
+INDENTED = """
+process_document {document.id: "42"}
+  retrieval_agent
+    POST [client]
+  llm_agent [x2]
+    chat
+    tool
+      ...
+  "GET /users/{id}" [server, error]
+"""
+
+
+def test_box_drawn_tree_parses_like_the_indented_one() -> None:
+    assert shape(parse_expected(BOX)) == shape(parse_expected(INDENTED))
+
+
+def test_format_expected_round_trips() -> None:
+    parsed = parse_expected(FULL)
+    again = format_expected(parsed)
+    assert shape(parse_expected(again)) == shape(parsed)
+    assert again.splitlines()[0] == 'process_document {document.id: "42", agent.version: *}'
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "a\n    b\n  c",
+            "line 3, column 3: inconsistent indentation: matches no outer level\n      c\n      ^",
+        ),
+        (
+            "a [clinet]",
+            "line 1, column 4: unknown flag 'clinet'; valid flags: internal, server, client, "
+            "producer, consumer, unset, ok, error, ordered, x<N>, x<MIN>..<MAX>, x<MIN>..\n"
+            "    a [clinet]\n       ^",
+        ),
+        (
+            "a {x: }",
+            "line 1, column 7: invalid attribute value: Expecting value\n    a {x: }\n          ^",
+        ),
+        ("  a\nb", "line 1, column 3: unexpected indentation of the first line\n      a\n      ^"),
+        ("a\n\tb", "line 2, column 1: tab in indentation; indent with spaces\n    \tb\n    ^"),
+        (
+            "a {x: 1, x: 2}",
+            "line 1, column 10: attribute 'x' given twice\n    a {x: 1, x: 2}\n             ^",
+        ),
+        (
+            "a [client, server]",
+            "line 1, column 12: kind given twice ('client' and 'server')\n    a [client, server]\n               ^",  # noqa: E501
+        ),
+        ("a\n  ...\n    b", "line 3, column 5: '...' cannot have children\n        b\n        ^"),
+        (
+            "a [ordered]\n  >> b",
+            "line 2, column 3: a '>>' line cannot be a child of an [ordered] span: it matches "
+            "at any depth, so it has no position among ordered siblings\n      >> b\n      ^",
+        ),
+        (
+            "a {x 1}",
+            "line 1, column 6: expected ':' after attribute key 'x'\n    a {x 1}\n         ^",
+        ),
+        (
+            "a {x: 1 y: 2}",
+            "line 1, column 9: expected ',' or '}' in the attributes\n    a {x: 1 y: 2}\n            ^",  # noqa: E501
+        ),
+        (
+            "a [client",
+            "line 1, column 10: unclosed '[': expected ']'\n    a [client\n             ^",
+        ),
+        ("a [client,]", "line 1, column 11: empty flag\n    a [client,]\n              ^"),
+        ("{x: 1}", "line 1, column 1: expected a span name\n    {x: 1}\n    ^"),
+        ('a "b"', 'line 1, column 3: quote the whole name: "..."\n    a "b"\n      ^'),
+        (
+            "a [x0]",
+            "line 1, column 4: count x0: the maximum must be at least 1 (use x0..1 for an optional span)\n    a [x0]\n       ^",  # noqa: E501
+        ),
+        (
+            "a [x3..2]",
+            "line 1, column 4: count x3..2: the maximum 2 is below the minimum 3\n    a [x3..2]\n       ^",  # noqa: E501
+        ),
+        (
+            "a {x: 1} junk",
+            "line 1, column 10: unexpected text; a line is: name {attributes} [flags]\n    a {x: 1} junk\n             ^",  # noqa: E501
+        ),
+        (
+            "a {1x: 1}",
+            'line 1, column 4: expected an attribute key (dotted name or "quoted")\n    a {1x: 1}\n       ^',  # noqa: E501
+        ),
+        (">> ...", "line 1, column 1: '>>' cannot prefix '...'\n    >> ...\n    ^"),
+        (
+            '"unterminated',
+            'line 1, column 1: invalid quoted name: Unterminated string starting at\n    "unterminated\n    ^',  # noqa: E501
+        ),
+    ],
+)
+def test_errors_name_line_and_column(text: str, message: str) -> None:
+    with pytest.raises(ExpectedTreeError) as raised:
+        parse_expected(text)
+    assert str(raised.value) == message
+
+
+def test_error_is_a_value_error() -> None:
+    assert issubclass(ExpectedTreeError, ValueError)
+
+
+# --------------------------------------------------------------------------- builder
+
+
+def test_builder_matches_the_text_form() -> None:
+    built = span(
+        "process_document",
+        span("retrieval_agent", span("POST", kind="client")),
+        span("llm_agent", count=2),
+        span("GET /users/{id}", kind=SpanKind.SERVER, status="error"),
+        ...,
+        attributes={"document.id": "42", "agent.version": PRESENT},
+    )
+    assert shape([built]) == shape(parse_expected(FULL))
+
+
+def test_builder_options() -> None:
+    node = span(re.compile("a.*"), ..., span("b", descendant=True), count=(2, None), ordered=False)
+    assert node.gaps == (0,)
+    assert (node.min_count, node.max_count) == (2, None)
+    assert node.children[0].descendant
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: span("a", kind="clinet"), "span('a'): kind=: unknown span kind 'clinet'"),
+        (lambda: span("a", status="bad"), "span('a'): status=: unknown span status 'bad'"),
+        (lambda: span("a", count=0), "span('a'): count 0: the maximum must be at least 1"),
+        (lambda: span("a", count=(3, 2)), "span('a'): count (3, 2): the maximum 2 is below"),
+        (lambda: span("a", count="2"), "span('a'): count must be an int or a (min, max) tuple"),
+        (lambda: span("a", "b"), "span('a'): child #1 must be span(...) or ..., got 'b'"),
+        (lambda: span(3), "span(): name must be a str or re.Pattern, got 3"),
+        (lambda: span("a", attributes=[1]), "span('a'): attributes must be a mapping"),
+        (lambda: span("a", attributes={1: 2}), "span('a'): attribute keys must be str"),
+        (
+            lambda: span("a", span("b", descendant=True), ordered=True),
+            "descendant line '>> b' cannot be a child of an ordered parent",
+        ),
+    ],
+)
+def test_builder_errors_name_the_argument(call: object, message: str) -> None:
+    with pytest.raises(ExpectedTreeError) as raised:
+        call()  # type: ignore[operator]
+    assert str(raised.value).startswith(message)
+
+
+def test_expected_span_repr_is_the_text_form() -> None:
+    assert repr(span("a", kind="client", count=(1, 3))) == "<ExpectedSpan 'a [client, x1..3]'>"

@@ -1,0 +1,202 @@
+"""Properties of render/parse/match over random span trees (Hypothesis)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from pytest_agenttrace._expect import format_expected, parse_expected
+from pytest_agenttrace._match import _Flow, assert_trace_tree, trace_tree_matches
+from pytest_agenttrace._query import SpanForest
+from pytest_agenttrace._render import render_tree
+
+NAMES = ["a", "b", "llm_call", "GET /users/{id}", "chat model", "x[1]*"]
+KEYS = ["k", "user.id", "odd key"]
+VALUES = st.one_of(
+    st.integers(-5, 5),
+    st.sampled_from(["", "v", 'q"uote', "42"]),
+    st.booleans(),
+    st.lists(st.sampled_from(["p", "q"]), min_size=1, max_size=2).map(tuple),
+)
+
+
+@dataclass
+class Node:
+    name: str
+    kind: SpanKind
+    status: StatusCode
+    attributes: dict[str, Any]
+    children: list[Node] = field(default_factory=list)
+
+
+def nodes(depth: int) -> st.SearchStrategy[Node]:
+    children = st.lists(nodes(depth - 1), max_size=3) if depth > 0 else st.just([])
+    return st.builds(
+        Node,
+        name=st.sampled_from(NAMES),
+        kind=st.sampled_from(list(SpanKind)),
+        status=st.sampled_from([StatusCode.UNSET, StatusCode.ERROR, StatusCode.OK]),
+        attributes=st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=2),
+        children=children,
+    )
+
+
+FORESTS = st.lists(nodes(3), min_size=1, max_size=2)
+
+
+def emit(roots: list[Node]) -> SpanForest:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("properties")
+    clock = itertools.count(1_000_000, 10)
+
+    def visit(node: Node, parent: Context) -> None:
+        started = tracer.start_span(
+            node.name,
+            context=parent,
+            kind=node.kind,
+            attributes=node.attributes,
+            start_time=next(clock),
+        )
+        for child in node.children:
+            visit(child, trace.set_span_in_context(started, Context()))
+        if node.status is not StatusCode.UNSET:
+            started.set_status(Status(node.status))
+        started.end(end_time=next(clock))
+
+    for root in roots:
+        visit(root, Context())
+    return SpanForest(exporter.get_finished_spans())
+
+
+def all_nodes(roots: list[Node]) -> list[Node]:
+    found = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(node.children)
+    return found
+
+
+def copy_tree(node: Node) -> Node:
+    return replace(
+        node, attributes=dict(node.attributes), children=[copy_tree(c) for c in node.children]
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(FORESTS)
+def test_render_parse_render_is_stable(roots: list[Node]) -> None:
+    forest = emit(roots)
+    text = render_tree(forest)
+    assert format_expected(parse_expected(text)) == text
+    box = render_tree(forest, "box")
+    assert format_expected(parse_expected(box)) == text
+
+
+@settings(max_examples=100, deadline=None)
+@given(FORESTS)
+def test_every_trace_matches_its_own_rendering(roots: list[Node]) -> None:
+    forest = emit(roots)
+    assert_trace_tree(forest, render_tree(forest))
+    assert_trace_tree(forest, render_tree(forest, "box"))
+    assert_trace_tree(forest, render_tree(forest), ordered=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(FORESTS, st.data())
+def test_a_single_mutation_fails(roots: list[Node], data: st.DataObject) -> None:
+    expectation = render_tree(emit(roots))
+    mutated = [copy_tree(root) for root in roots]
+    candidates = all_nodes(mutated)
+    target = data.draw(st.sampled_from(candidates))
+    options = ["rename"]
+    if target.children:
+        options.append("drop_child")
+    if target.attributes:
+        options.append("change_attribute")
+    mutation = data.draw(st.sampled_from(options))
+    if mutation == "rename":
+        target.name += "_renamed"
+    elif mutation == "drop_child":
+        target.children.pop(data.draw(st.integers(0, len(target.children) - 1)))
+    else:
+        key = data.draw(st.sampled_from(sorted(target.attributes)))
+        target.attributes[key] = "zz-mutated"
+    forest = emit(mutated)
+    assert not trace_tree_matches(forest, expectation)
+    # ...and the failure message's tree is itself a passing expectation.
+    try:
+        assert_trace_tree(forest, expectation)
+    except AssertionError as error:
+        tree = str(error).split("\n\n")[1]
+        if "missing:" not in tree:
+            assert_trace_tree(forest, tree)
+
+
+# --------------------------------------------------------------------------- the flow
+
+
+@st.composite
+def assignment_problems(draw: st.DrawFn) -> tuple[Any, ...]:
+    line_count = draw(st.integers(1, 3))
+    group_sizes = draw(st.lists(st.integers(1, 2), min_size=0, max_size=4))
+    groups = [g for g, size in enumerate(group_sizes) for _ in range(size)]
+    low, high = [], []
+    for _ in range(line_count):
+        minimum = draw(st.integers(0, 2))
+        maximum = draw(st.one_of(st.none(), st.integers(max(minimum, 1), 3)))
+        low.append(minimum)
+        high.append(float("inf") if maximum is None else maximum)
+    line_items = [
+        sorted(draw(st.sets(st.sampled_from(range(len(groups))), max_size=len(groups))))
+        if groups
+        else []
+        for _ in range(line_count)
+    ]
+    return low, high, line_items, groups, len(group_sizes)
+
+
+def brute_force(
+    low: list[int],
+    high: list[float],
+    line_items: list[list[int]],
+    groups: list[int],
+    group_count: int,
+    exact: bool,
+) -> bool:
+    options = [
+        [-1] + [line for line, items in enumerate(line_items) if item in items]
+        for item in range(len(groups))
+    ]
+    for choice in itertools.product(*options):
+        loads = [choice.count(line) for line in range(len(low))]
+        if any(not low[i] <= loads[i] <= high[i] for i in range(len(low))):
+            continue
+        covered = {groups[item] for item, line in enumerate(choice) if line >= 0}
+        if not exact or len(covered) == group_count:
+            return True
+    return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(assignment_problems(), st.booleans())
+def test_flow_agrees_with_brute_force(problem: tuple[Any, ...], exact: bool) -> None:
+    low, high, line_items, groups, group_count = problem
+    flow = _Flow(low, high, line_items, groups, group_count)
+    found = flow.meet_minimums() and (not exact or flow.cover_groups())
+    assert found == brute_force(low, high, line_items, groups, group_count, exact)
+    if found:
+        assert all(low[i] <= flow.load[i] <= high[i] for i in range(len(low)))
