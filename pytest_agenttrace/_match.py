@@ -342,10 +342,15 @@ class _Level:
         groups = list(range(len(self.children)))
         line_items: list[list[int]] = []
         deep_index: dict[int, int] = {}
+        child_index = _ChildIndex(self.children)
         for line in lines:
             if not line.descendant:
                 line_items.append(
-                    [j for j, child in enumerate(self.children) if matcher.compatible(line, child)]
+                    [
+                        j
+                        for j in child_index.candidates(line)
+                        if matcher.compatible(line, self.children[j])
+                    ]
                 )
                 continue
             candidates = []
@@ -370,6 +375,69 @@ class _Level:
             item_groups=groups,
             group_count=len(self.children),
         )
+
+
+class _ChildIndex:
+    """Narrows the children worth a full comparison by literal name and attribute values.
+
+    Without it, n expected siblings against n actual ones costs n^2 subtree
+    comparisons, which dominates on wide traces (100 `tool_call {tool.index: N}`
+    lines under each of 100 agents).
+    """
+
+    _LITERALS = (str, int, float, bool)
+
+    def __init__(self, children: list[CapturedSpan]) -> None:
+        self.children = children
+        self._by_name: dict[str, list[int]] | None = None
+        self._by_attribute: dict[str, dict[Any, list[int]]] = {}
+
+    def candidates(self, line: ExpectedSpan) -> Sequence[int]:
+        if len(self.children) < 8:  # indexing costs more than it saves
+            return range(len(self.children))
+        pool: Sequence[int] = range(len(self.children))
+        if isinstance(line.name, str) and not any(char in line.name for char in "*?["):
+            pool = self._names().get(line.name, [])
+        for key, value in (line.attributes or {}).items():
+            if len(pool) <= 1:
+                break
+            literal = _literal(value, self._LITERALS)
+            if literal is not _NOT_LITERAL:
+                narrowed = set(self._values(key).get(literal, ()))
+                pool = [j for j in pool if j in narrowed]
+        return pool
+
+    def _names(self) -> dict[str, list[int]]:
+        if self._by_name is None:
+            self._by_name = {}
+            for j, child in enumerate(self.children):
+                self._by_name.setdefault(child.name, []).append(j)
+        return self._by_name
+
+    def _values(self, key: str) -> dict[Any, list[int]]:
+        values = self._by_attribute.get(key)
+        if values is None:
+            values = self._by_attribute[key] = {}
+            for j, child in enumerate(self.children):
+                value = child.attributes.get(key, _NOT_LITERAL)
+                if value is not _NOT_LITERAL:
+                    try:
+                        values.setdefault(value, []).append(j)
+                    except TypeError:  # unhashable: can't be indexed, compared later
+                        pass
+        return values
+
+
+_NOT_LITERAL: Any = object()
+
+
+def _literal(value: Any, kinds: tuple[type, ...]) -> Any:
+    """The hashable form of a plain expected value, or _NOT_LITERAL for matchers."""
+    if type(value) in kinds:
+        return value
+    if isinstance(value, (list, tuple)) and all(type(item) in kinds for item in value):
+        return tuple(value)
+    return _NOT_LITERAL
 
 
 class _Matcher:

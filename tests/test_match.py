@@ -527,3 +527,15 @@ def test_thousands_of_siblings_under_one_line() -> None:
     started = time.perf_counter()
     assert_trace_tree(forest, "root\n  work* [x2..]\n  worker [x2000]")
     assert time.perf_counter() - started < 0.5
+
+
+def test_wide_levels_match_the_same_with_the_child_index() -> None:
+    # Eight or more siblings go through the name/attribute index: it must only
+    # narrow candidates, never change the verdict.
+    children = [s("tool_call", tool__index=i, tags=("a", str(i))) for i in range(12)]
+    forest = make_forest(s("agent", *children, s("llm_call", attempt=1.0)))
+    listed = "".join(f"  tool_call {{tool.index: {i}, tags: [\"a\", \"{i}\"]}}\n" for i in range(12))
+    assert_trace_tree(forest, "agent\n" + listed + "  llm_call {attempt: 1}\n")
+    assert_trace_tree(forest, "agent\n  tool_call {tool.index: *} [x12]\n  llm_*\n")
+    missing_one = listed.replace("{tool.index: 11,", "{tool.index: 12,")
+    assert not trace_tree_matches(forest, "agent\n" + missing_one + "  llm_call\n")
