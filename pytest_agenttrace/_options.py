@@ -8,7 +8,9 @@ a setting is adding a field.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -52,6 +54,112 @@ def non_negative_int(value: Any) -> int | None:
     return number
 
 
+def _entries(value: Any, what: str) -> list[tuple[str, Any]]:
+    """(pattern, raw value) pairs from a mapping (marker) or text (ini, command line).
+
+    Text is a JSON object, or one `pattern: value` entry per line (`;` also
+    separates entries, `=` also separates pattern from value). The pattern is
+    split off at the last separator, so span names with spaces or `/` work.
+    """
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return [(str(key), item) for key, item in value.items()]
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(item, (list, tuple)) and len(item) == 2 for item in value
+    ):
+        return [(str(key), item) for key, item in value]
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a mapping of span name patterns to {what}")
+    text = value.strip()
+    if not text or text.lower() == "none":
+        return []
+    if text.startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{text!r} is not valid JSON: {error}") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{text!r} is not a JSON object")
+        return [(str(key), item) for key, item in loaded.items()]
+    entries = []
+    for raw in re.split(r"[;\n]", text):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        cut = max(line.rfind(":"), line.rfind("="))
+        pattern, item = line[:cut].strip(), line[cut + 1 :].strip()
+        if cut <= 0 or not pattern or not item:
+            raise ValueError(
+                f"{line!r} is not `span-name-pattern: {what}` (one entry per line or `;`)"
+            )
+        entries.append((pattern, item))
+    return entries
+
+
+def attribute_rules(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`{"agent.*": ["agent.version"]}` or text lines `agent.*: agent.version, agent.name`."""
+    rules = []
+    for pattern, keys in _entries(value, "attribute keys"):
+        if isinstance(keys, str):
+            keys = [key.strip() for key in keys.split(",")]
+        if not isinstance(keys, (list, tuple, set, frozenset)) or not all(
+            isinstance(key, str) and key for key in keys
+        ):
+            raise ValueError(f"{pattern!r}: {keys!r} is not a list of attribute keys")
+        rules.append((pattern, tuple(keys)))
+    return tuple(rules)
+
+
+def seconds(value: Any) -> float:
+    """A duration in seconds: a number, or text like `4`, `4s`, `250ms`."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s)?\s*", str(value))
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration (seconds, e.g. 4, 4s or 250ms)")
+        number = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
+    if number < 0:
+        raise ValueError(f"{value!r} is negative")
+    return number
+
+
+def optional_seconds(value: Any) -> float | None:
+    if value is None or str(value).strip().lower() in ("", "none"):
+        return None
+    return seconds(value)
+
+
+def budget_map(value: Any) -> tuple[tuple[str, float], ...]:
+    """`{"orchestrator": 4, "risk_*": 3}` or text lines `orchestrator: 4s`."""
+    budgets = []
+    for pattern, item in _entries(value, "seconds"):
+        try:
+            budgets.append((pattern, seconds(item)))
+        except ValueError as error:
+            raise ValueError(f"{pattern!r}: {error}") from None
+    return tuple(budgets)
+
+
+def retry_limits(value: Any) -> tuple[tuple[str, int], ...]:
+    """A whole number (every operation) or `{"embed*": 2}` / text lines `embed*: 2`."""
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        number = non_negative_int(value)
+        return () if number is None else (("*", number),)
+    limits = []
+    for pattern, item in _entries(value, "a whole number"):
+        try:
+            number = non_negative_int(item)
+        except ValueError as error:
+            raise ValueError(f"{pattern!r}: {error}") from None
+        if number is not None:
+            limits.append((pattern, number))
+    return tuple(limits)
+
+
 def setting(default: Any, parse: Parse, help: str) -> Any:
     return dataclasses.field(default=default, metadata={"parse": parse, "help": help})
 
@@ -64,6 +172,68 @@ class AgentTraceOptions:
         "failed",
         choice("failed", "always", "never"),
         "when to add the captured trace to the test report: failed (default), always, never",
+    )
+    strict: bool = setting(
+        False,
+        boolean,
+        "fail tests whose capture shows broken context propagation (see docs/propagation.md)",
+    )
+    # -- policies (checked at teardown; see docs/policies.md) --------------------
+    unfinished_spans: str = setting(
+        "fail",
+        choice("fail", "warn", "ignore"),
+        "spans still open when the test body returns: fail (default), warn, ignore",
+    )
+    require_attributes: tuple[tuple[str, tuple[str, ...]], ...] = setting(
+        (),
+        attribute_rules,
+        "attributes spans must carry: lines `span-glob: key, key` (or a JSON object)",
+    )
+    max_spans_per_trace: int | None = setting(
+        None,
+        non_negative_int,
+        "fail when one trace has more spans than this (the field notes suggest 50)",
+    )
+    max_retries: tuple[tuple[str, int], ...] = setting(
+        (),
+        retry_limits,
+        "most retries allowed per operation: a number, or lines `span-glob: number`",
+    )
+    span_errors: str = setting(
+        "allow",
+        choice("allow", "fail"),
+        "spans with ERROR status or exception events: allow (default), fail",
+    )
+    timeout_budgets: tuple[tuple[str, float], ...] = setting(
+        (),
+        budget_map,
+        "per-span timeout budgets checked against the captured critical path: "
+        "lines `span-glob: seconds`",
+    )
+    max_duration: float | None = setting(
+        None,
+        optional_seconds,
+        "fail when any span lasts longer than this many seconds",
+    )
+    outliving_children: str = setting(
+        "ignore",
+        choice("fail", "ignore"),
+        "spans that end after their parent ended (leaked tasks): fail, ignore (default)",
+    )
+    partial_sampling: str = setting(
+        "ignore",
+        choice("fail", "ignore"),
+        "a sampled span whose parent was dropped by the sampler: fail, ignore (default)",
+    )
+    genai_conventions: str = setting(
+        "off",
+        choice("off", "required", "recommended"),
+        "check OpenTelemetry GenAI semantic conventions: off (default), required, recommended",
+    )
+    genai_deprecated: str = setting(
+        "warn",
+        choice("warn", "fail", "allow"),
+        "deprecated GenAI attribute names (gen_ai.system): warn (default), fail, allow",
     )
 
 

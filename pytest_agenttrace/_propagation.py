@@ -2,15 +2,537 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry.sdk.trace import ReadableSpan
+
+from ._hops import (
+    DOCS,
+    Analysis,
+    BrokenHop,
+    ContextError,
+    describe_trace,
+    extraction_bullet,
+    label,
+    link_targets,
+    orphan_bullet,
+    short_id,
+)
+from ._query import CapturedSpan, NamePattern, SpanForest, name_matches
+from ._spy import Origin, PropagatorSpy, install_spy, uninstall_spy
+
+if TYPE_CHECKING:
+    from ._options import AgentTraceOptions
+
+class _OriginRecordingList(list):  # type: ignore[type-arg]
+    """The capture's list of started spans, also noting the thread/task of each start.
+
+    Span data carries no thread, but "started in a worker thread while the
+    submitter had an active span" is exactly the thread-pool context-loss bug,
+    so the origin is recorded as the router appends each span.
+    """
+
+    def __init__(self, spans: Iterable[ReadableSpan], origins: dict[int, Origin]) -> None:
+        super().__init__(spans)
+        self.origins = origins
+
+    def append(self, span: ReadableSpan) -> None:
+        self.origins[id(span)] = Origin.here()
+        super().append(span)
+
+    def clear(self) -> None:
+        self.origins.clear()
+        super().clear()
+
+
+class _ContextErrorRecorder(logging.Handler):
+    """Keeps OpenTelemetry's context errors with the span that was current then."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.errors: list[ContextError] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            span = trace.get_current_span()
+            name = getattr(span, "name", None) if span.get_span_context().is_valid else None
+            exception = None
+            if record.exc_info and record.exc_info[1] is not None:
+                error = record.exc_info[1]
+                exception = f"{type(error).__name__}: {error}"
+            self.errors.append(ContextError(record.getMessage(), exception, name, Origin.here()))
+        except Exception:  # logging must never break the code under test
+            pass
+
+
+_CONTEXT_LOGGER = "opentelemetry.context"
+
 
 class PropagationChecks:
     """Mixed into AgentTrace: assertions about context propagation."""
 
+    if TYPE_CHECKING:
+        options: AgentTraceOptions
+        _started: list[ReadableSpan]
+        _all_forest: SpanForest | None
+
+        def _refresh(self) -> None: ...
+
+    _spy: PropagatorSpy | None = None
+    _previous_propagator: TextMapPropagator | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
     def _start_propagation_checks(self) -> None:
-        pass
+        self._origins: dict[int, Origin] = {}
+        self._test_thread: int | None = threading.get_ident()
+        old = self._started
+        recording = _OriginRecordingList(list(old), self._origins)
+        self._started = recording
+        # A span the router appended to the old list while we swapped it.
+        recording.extend(old[len(recording) :])
+        self._context_recorder = _ContextErrorRecorder()
+        logging.getLogger(_CONTEXT_LOGGER).addHandler(self._context_recorder)
+        self._spy, self._previous_propagator = install_spy()
 
     def _stop_propagation_checks(self) -> None:
-        pass
+        try:
+            if self._spy is not None and self._previous_propagator is not None:
+                uninstall_spy(self._spy, self._previous_propagator)
+        finally:
+            recorder = getattr(self, "_context_recorder", None)
+            if recorder is not None:
+                logging.getLogger(_CONTEXT_LOGGER).removeHandler(recorder)
+
+    def _clear_propagation_checks(self) -> None:
+        if self._spy is not None:
+            self._spy.clear()
+        recorder = getattr(self, "_context_recorder", None)
+        if recorder is not None:
+            recorder.errors.clear()
 
     def _propagation_problems(self) -> list[str]:
+        if not self.options.strict:
+            return []
+        return self.propagation_problems()
+
+    # -- facts ------------------------------------------------------------------------
+    @property
+    def propagator_spy(self) -> PropagatorSpy:
+        """The spy wrapped around the global propagator: `.injects`, `.extracts`."""
+        if self._spy is None:
+            self._spy = PropagatorSpy(_NoPropagator())
+        return self._spy
+
+    @property
+    def context_errors(self) -> list[ContextError]:
+        """OpenTelemetry context errors ("Failed to detach context") during the test."""
+        recorder = getattr(self, "_context_recorder", None)
+        return list(recorder.errors) if recorder is not None else []
+
+    def _analysis(self) -> Analysis:
+        self._refresh()
+        assert self._all_forest is not None
+        spy = self.propagator_spy
+        return Analysis(
+            self._all_forest,
+            getattr(self, "_origins", {}),
+            getattr(self, "_test_thread", None),
+            list(spy.injects),
+            list(spy.extracts),
+        )
+
+    @property
+    def orphans(self) -> list[CapturedSpan]:
+        """Spans whose parent was neither captured nor extracted from a carrier."""
+        return self._analysis().orphans()
+
+    @property
+    def broken_hops(self) -> list[BrokenHop]:
+        """Spans that started a new trace where context should have been propagated."""
+        return self._analysis().broken_hops()
+
+    def propagation_problems(self) -> list[str]:
+        """What strict mode fails a test for, as messages (empty when propagation is sound)."""
+        analysis = self._analysis()
+        problems = []
+        hops = analysis.broken_hops()
+        if hops:
+            problems.append(
+                _message(
+                    f"Broken context propagation: {len(hops)} span(s) started a new trace "
+                    f"where context should have been carried over.",
+                    [hop.describe() for hop in hops],
+                    "Carry the context over the hop: propagate.inject(carrier) inside the "
+                    "sending span, and start the receiving span with "
+                    "context=propagate.extract(carrier) (or links=[...] to it); for thread "
+                    "pools, submit contextvars.copy_context().run. Tests that start "
+                    f"independent traces on purpose: @pytest.mark.agenttrace(strict=False). "
+                    f"See {DOCS}#strict-mode",
+                )
+            )
+        orphans = analysis.orphans()
+        if orphans:
+            problems.append(
+                _message(
+                    f"Orphan spans: {len(orphans)} span(s) point to a parent that was never "
+                    f"captured.",
+                    [orphan_bullet(span) for span in orphans],
+                    "The parent context came from outside the test (a stale or hand-made "
+                    "context, a span from an earlier test, or a provider that is not "
+                    f"captured). See {DOCS}#orphans",
+                )
+            )
+        malformed = analysis.malformed_extractions()
+        if malformed:
+            problems.append(
+                _message(
+                    f"Malformed trace context: extract() rejected {len(malformed)} "
+                    f"traceparent header(s).",
+                    [extraction_bullet(call) for call in malformed],
+                    "Write the carrier with propagate.inject(carrier); never build a "
+                    f"traceparent by hand. See {DOCS}#malformed-traceparent",
+                )
+            )
+        unused = analysis.unused_extractions()
+        if unused:
+            problems.append(
+                _message(
+                    f"Ignored trace context: {len(unused)} extract() call(s) succeeded but "
+                    f"no span was started with the extracted context.",
+                    [
+                        f"{call.diagnosis()}; no captured span has it as parent or link"
+                        for call in unused
+                    ],
+                    "Pass the result on: tracer.start_as_current_span(name, "
+                    f"context=propagate.extract(carrier)). See {DOCS}#ignored-context",
+                )
+            )
+        errors = self.context_errors
+        if errors:
+            problems.append(
+                _message(
+                    f"OpenTelemetry context errors: {len(errors)} during the test.",
+                    [error.describe() for error in errors],
+                    "A context token was detached in a different context than the one it "
+                    "was attached in (async generators, callbacks, tasks ending in another "
+                    "task): use `with tracer.start_as_current_span(...)` within one task. "
+                    f"See {DOCS}#context-errors",
+                )
+            )
+        return problems
+
+    # -- assertions ---------------------------------------------------------------------
+    def assert_single_trace(self) -> None:
+        """Every captured span is in one trace, and none is an orphan."""
+        __tracebackhide__ = True
+        analysis = self._analysis()
+        forest = analysis.forest
+        if not forest.spans:
+            raise AssertionError("assert_single_trace(): no spans were captured.")
+        orphans = analysis.orphans()
+        if len(forest.traces) == 1 and not orphans:
+            return
+        lines = [
+            f"Expected all spans in one trace, captured {len(forest.traces)} trace(s)"
+            + (f" and {len(orphans)} orphan span(s)" if orphans else "")
+            + ":"
+        ]
+        for captured in forest.traces:
+            lines.append(f"- {describe_trace(captured)}")
+            for root in captured.roots:
+                lines += [f"    {line}" for line in _fragment_notes(analysis, root)]
+        if orphans:
+            lines += ["Orphans (parent neither captured nor extracted from a carrier):"]
+            lines += [f"- {orphan_bullet(span)}" for span in orphans]
+        lines += [
+            "",
+            "Each extra trace is a fragment: a hop (queue, RPC, thread, task) that lost the "
+            "context. Carry it over with propagate.inject()/extract() or "
+            f"contextvars.copy_context(). See {DOCS}#fragments",
+        ]
+        raise AssertionError("\n".join(lines))
+
+    def assert_trace_count(self, expected: int) -> None:
+        """Exactly `expected` traces: independent runs must not nest into one another."""
+        __tracebackhide__ = True
+        analysis = self._analysis()
+        traces = analysis.forest.traces
+        if len(traces) == expected:
+            return
+        lines = [f"Expected {expected} trace(s), captured {len(traces)}:"]
+        for captured in traces:
+            lines.append(f"- {describe_trace(captured)}")
+            lines += [f"    {note}" for note in _nested_runs(captured)]
+        if len(traces) < expected:
+            fix = (
+                "Runs that should be independent share a trace: one inherited the context "
+                "of another. Start each run with a fresh context "
+                "(tracer.start_as_current_span(name, context=Context())) or make sure the "
+                f"previous run's context was detached. See {DOCS}#over-nesting"
+            )
+        else:
+            fix = (
+                "More traces than expected: a hop lost the context. See "
+                f"{DOCS}#fragments (assert_single_trace() explains each fragment)"
+            )
+        raise AssertionError("\n".join([*lines, "", fix]))
+
+    def assert_roots(self, *patterns: NamePattern) -> None:
+        """The captured trees' roots match these names/globs one-to-one (any order)."""
+        __tracebackhide__ = True
+        forest = self._analysis().forest
+        roots = forest.roots
+        pairing = _match(patterns, roots)
+        if len(pairing) == len(patterns) == len(roots):
+            return
+        unmatched = [p for i, p in enumerate(patterns) if i not in pairing]
+        matched_roots = set(pairing.values())
+        extra = [root for j, root in enumerate(roots) if j not in matched_roots]
+        shown = ", ".join(repr(_pattern_text(p)) for p in patterns)
+        lines = [
+            f"Expected root spans {shown}; captured roots: "
+            + (", ".join(label(root) for root in roots) or "none")
+        ]
+        for pattern in unmatched:
+            nested = [
+                span
+                for span in forest.spans
+                if span.parent is not None and name_matches(pattern, span.name)
+            ]
+            if nested:
+                span = nested[0]
+                lines.append(
+                    f"- {_pattern_text(pattern)!r} exists but is nested under "
+                    f"{label(span.parent)} in trace {short_id(span.trace_id)}… "  # type: ignore[arg-type]
+                    "(it inherited another run's context)"
+                )
+            else:
+                lines.append(f"- no root span matches {_pattern_text(pattern)!r}")
+        for root in extra:
+            lines.append(
+                f"- unexpected root {label(root)} ({len(root.trace)} span(s) in its trace)"
+            )
+        lines += [
+            "",
+            "A run that should start its own trace must not inherit the current context: "
+            "tracer.start_as_current_span(name, context=Context()). A root that should be "
+            f"a child lost its context. See {DOCS}#over-nesting",
+        ]
+        raise AssertionError("\n".join(lines))
+
+    def assert_propagated(
+        self,
+        producer: Any,
+        consumer: Any,
+        *,
+        via: Literal["parent", "link"] | None = None,
+    ) -> None:
+        """Context flowed from `producer` to `consumer`: descendant, or span link.
+
+        `producer`/`consumer` are names, globs, compiled regexes or spans. With
+        `via="parent"` the consumer must be a descendant; with `via="link"` the
+        path must cross a span link (the messaging conventions' default for
+        `process` spans).
+        """
+        __tracebackhide__ = True
+        if via not in (None, "parent", "link"):
+            raise ValueError(f"via must be 'parent', 'link' or None, got {via!r}")
+        analysis = self._analysis()
+        forest = analysis.forest
+        source = _resolve(forest, producer, "producer")
+        target = _resolve(forest, consumer, "consumer")
+        by_tree = source in target.ancestors()
+        by_link = _reachable_through_link(forest, source, target)
+        if (
+            (via is None and (by_tree or by_link))
+            or (via == "parent" and by_tree)
+            or (via == "link" and by_link)
+        ):
+            return
+        lines = [
+            f"Context was not propagated from {label(source)} to {label(target)}"
+            + (f" (via={via!r})" if via else "")
+            + ":"
+        ]
+        if by_link and via == "parent":
+            lines.append("- the consumer is reached only through a span link, not as a descendant")
+        elif by_tree and via == "link":
+            lines.append("- the consumer is a descendant, but no span link was crossed")
+        else:
+            lines.append(f"- not a descendant: {_parent_story(analysis, target, source)}")
+            lines.append(
+                f"- no span link to {label(source)} (or a span under it) on {label(target)} "
+                f"or its ancestors{_links_story(target)}"
+            )
+            root = (target.ancestors() or [target])[-1]
+            for line in analysis.spy_evidence(root, source):
+                lines.append(f"- propagator spy: {line}")
+        lines += [
+            "",
+            "Inject inside the producer span (propagate.inject(carrier)) and start the "
+            "consumer with context=propagate.extract(carrier) (parent-child) or "
+            "links=[trace.Link(extracted_span_context)] (span link). See "
+            f"{DOCS}#assert_propagated",
+        ]
+        raise AssertionError("\n".join(lines))
+
+
+class _NoPropagator(TextMapPropagator):
+    """Stands in before the capture started: records nothing, so no spy findings."""
+
+    def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+        pass
+
+    def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+        return context if context is not None else Context()
+
+    @property
+    def fields(self) -> set[str]:
+        return set()
+
+
+def _message(header: str, bullets: list[str], fix: str) -> str:
+    return "\n".join([header, *(f"- {bullet}" for bullet in bullets), "", fix])
+
+
+def _pattern_text(pattern: NamePattern) -> str:
+    return pattern if isinstance(pattern, str) else pattern.pattern
+
+
+def _fragment_notes(analysis: Analysis, root: CapturedSpan) -> list[str]:
+    if root.parent_span_id is not None:
+        if analysis.is_orphan(root):
+            return [f"root {label(root)} is an orphan (its parent was never captured)"]
+        return [f"root {label(root)} continues a remote parent extracted from a carrier"]
+    linked = [analysis.forest.get(*t) for t in link_targets(root)]
+    linked_names = [label(span) for span in linked if span is not None]
+    if linked_names:
+        return [
+            f"root {label(root)} links to {', '.join(linked_names)} (a healthy span-link "
+            "hop; check it with assert_propagated())"
+        ]
+    hop = analysis.explain_fragment(root)
+    if hop is None:
         return []
+    lines = [f"broken hop: {hop.reason}"]
+    if hop.producer is not None:
+        lines.append(
+            f"most likely sender: {label(hop.producer)} in trace {short_id(hop.producer.trace_id)}…"
+        )
+    return lines + hop.evidence
+
+
+def _nested_runs(captured: Any) -> list[str]:
+    root_names = {root.name for root in captured.roots}
+    notes = []
+    for span in captured.spans:
+        if span.parent is not None and span.name in root_names:
+            notes.append(
+                f"nested run: {label(span)} is under {label(span.parent)} instead of "
+                "starting its own trace"
+            )
+    return notes
+
+
+def _resolve(forest: SpanForest, given: Any, role: str) -> CapturedSpan:
+    __tracebackhide__ = True
+    if isinstance(given, (CapturedSpan, ReadableSpan)):
+        readable = given.readable if isinstance(given, CapturedSpan) else given
+        found = forest.wrap(readable)
+        if found is None:
+            raise AssertionError(
+                f"The {role} span {readable.name!r} was not captured by this test."
+            )
+        return found
+    if isinstance(given, str) or hasattr(given, "fullmatch"):
+        try:
+            return forest.one(given)
+        except AssertionError as error:
+            raise AssertionError(f"assert_propagated(): the {role}: {error}") from None
+    raise TypeError(f"{role} must be a span name, glob, regex or span, got {given!r}")
+
+
+def _reachable_through_link(forest: SpanForest, source: CapturedSpan, target: CapturedSpan) -> bool:
+    """Is there a path source -> target over child edges and link edges, using a link?"""
+    linkers: dict[tuple[int, int], list[CapturedSpan]] = {}
+    for span in forest.spans:
+        for key in link_targets(span):
+            linkers.setdefault(key, []).append(span)
+    # States: (span, crossed a link yet?). Breadth-first over both edge kinds.
+    start = (id(source), False)
+    seen = {start}
+    frontier = [(source, False)]
+    while frontier:
+        span, crossed = frontier.pop()
+        if span is target and crossed:
+            return True
+        steps = [(child, crossed) for child in span.children]
+        steps += [(linker, True) for linker in linkers.get((span.trace_id, span.span_id), [])]
+        for nxt, flag in steps:
+            key = (id(nxt), flag)
+            if key not in seen:
+                seen.add(key)
+                frontier.append((nxt, flag))
+    return False
+
+
+def _parent_story(analysis: Analysis, target: CapturedSpan, source: CapturedSpan) -> str:
+    if target.parent is not None:
+        if target.trace_id == source.trace_id:
+            return (
+                f"{label(target)} is in the producer's trace, but under {label(target.parent)}, "
+                "not under the producer"
+            )
+        chain = " < ".join(label(span) for span in target.ancestors())
+        return f"{label(target)} is under {chain} in trace {short_id(target.trace_id)}…"
+    if target.parent_span_id is None:
+        return (
+            f"{label(target)} has no parent: it is the root of trace "
+            f"{short_id(target.trace_id)}… ({len(target.trace)} span(s)), the producer is in "
+            f"trace {short_id(source.trace_id)}…"
+        )
+    if analysis.is_orphan(target):
+        return (
+            f"{label(target)}'s parent {target.parent_span_id:016x} was never captured (an orphan)"
+        )
+    return (
+        f"{label(target)}'s parent is remote span {target.parent_span_id:016x} extracted from "
+        "a carrier, not the producer"
+    )
+
+
+def _links_story(span: CapturedSpan) -> str:
+    links = link_targets(span)
+    if not links:
+        return " (it has no links)"
+    shown = ", ".join(f"{span_id:016x}" for _, span_id in links)
+    return f" (its links point to {shown})"
+
+
+def _match(patterns: tuple[NamePattern, ...], roots: list[CapturedSpan]) -> dict[int, int]:
+    """Maximum bipartite matching pattern -> root (Kuhn's algorithm): globs may overlap."""
+    options = [
+        [j for j, root in enumerate(roots) if name_matches(pattern, root.name)]
+        for pattern in patterns
+    ]
+    owner: dict[int, int] = {}
+
+    def place(i: int, visited: set[int]) -> bool:
+        for j in options[i]:
+            if j in visited:
+                continue
+            visited.add(j)
+            if j not in owner or place(owner[j], visited):
+                owner[j] = i
+                return True
+        return False
+
+    for i in range(len(patterns)):
+        place(i, set())
+    return {i: j for j, i in owner.items()}

@@ -6,8 +6,9 @@ fixture pay nothing for the plugin being installed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,10 +20,20 @@ if TYPE_CHECKING:
 _SUITE_OPTIONS = pytest.StashKey[AgentTraceOptions]()
 _CAPTURE = pytest.StashKey["AgentTrace"]()
 _TEST_OPTIONS = pytest.StashKey[AgentTraceOptions]()
+_REDIS_ENV = "AGENTTRACE_REDIS_URL"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+    group = parser.getgroup("agenttrace")
+    group.addoption(
+        "--agenttrace-redis-url",
+        default=None,
+        dest="agenttrace_redis_url",
+        help=f"Redis server for the agenttrace_redis fixture (default: ${_REDIS_ENV}, "
+        "then ini agenttrace_redis_url, else an in-memory fakeredis)",
+    )
+    parser.addini("agenttrace_redis_url", "Redis server for the agenttrace_redis fixture")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,6 +57,44 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[AgentTrace]:
     problems = capture._teardown_problems()
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+def redis_url(config: pytest.Config) -> str | None:
+    """The configured real Redis server: flag, then environment, then ini; None for fakeredis."""
+    url = config.getoption("agenttrace_redis_url") or os.environ.get(_REDIS_ENV)
+    return url or config.getini("agenttrace_redis_url") or None
+
+
+@pytest.fixture
+def agenttrace_redis(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A Redis client: in-memory fakeredis, or the server of --agenttrace-redis-url."""
+    try:
+        import redis
+    except ImportError:
+        pytest.skip("agenttrace_redis needs redis: pip install 'pytest-agenttrace-otel[redis]'")
+    url = redis_url(request.config)
+    client: Any
+    if url is None:
+        try:
+            import fakeredis
+        except ImportError:
+            pytest.skip(
+                "agenttrace_redis needs fakeredis when no server is configured "
+                f"(--agenttrace-redis-url / ${_REDIS_ENV}): "
+                "pip install 'pytest-agenttrace-otel[redis]'"
+            )
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    else:
+        client = redis.Redis.from_url(url)
+        try:
+            client.ping()
+        except redis.RedisError as error:
+            client.close()
+            pytest.fail(f"agenttrace_redis: cannot reach the configured Redis at {url}: {error}")
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,0 +1,360 @@
+"""Fragment analysis: orphans, hops that started a new trace, and why they did.
+
+A "hop" is any place where work crosses a boundary that context must be
+carried over: a message queue, an RPC, a thread pool, an asyncio task. When a
+hop loses the context, the receiving side starts a new trace (a fragment).
+This module finds such fragments and matches them with what the propagator
+spy saw, so a message can say why the hop broke.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+
+from ._query import CapturedSpan, SpanForest, Trace
+from ._spy import ExtractCall, InjectCall, Origin, describe_keys
+
+DOCS = "docs/propagation.md"
+RECEIVING_KINDS = (SpanKind.CONSUMER, SpanKind.SERVER)
+SENDING_KINDS = (SpanKind.PRODUCER, SpanKind.CLIENT)
+_DESTINATION_KEYS = ("messaging.destination.name", "messaging.destination", "server.address")
+
+
+def label(span: CapturedSpan) -> str:
+    """`name` [kind] — how propagation messages name a span."""
+    text = f"`{span.name}`"
+    if span.kind is not SpanKind.INTERNAL:
+        text += f" [{span.kind.name.lower()}]"
+    if not span.ended:
+        text += " (still open)"
+    return text
+
+
+def short_id(trace_id: int) -> str:
+    return f"{trace_id:032x}"[:8]
+
+
+def link_targets(span: CapturedSpan) -> list[tuple[int, int]]:
+    targets = []
+    for link in span.links:
+        context = getattr(link, "context", None)
+        if context is not None and context.is_valid:
+            targets.append((context.trace_id, context.span_id))
+    return targets
+
+
+@dataclasses.dataclass
+class BrokenHop:
+    """A span that started a new trace where context should have been propagated."""
+
+    span: CapturedSpan
+    reason: str
+    producer: CapturedSpan | None = None
+    evidence: list[str] = dataclasses.field(default_factory=list)
+
+    def describe(self) -> str:
+        lines = [
+            f"{label(self.span)} started trace {short_id(self.span.trace_id)}… "
+            f"({len(self.span.trace)} span(s)): {self.reason}"
+        ]
+        if self.producer is not None:
+            lines.append(
+                f"  most likely sender: {label(self.producer)} in trace "
+                f"{short_id(self.producer.trace_id)}…"
+            )
+        lines += [f"  {line}" for line in self.evidence]
+        return "\n".join(lines)
+
+
+@dataclasses.dataclass
+class ContextError:
+    """OpenTelemetry logged a context error (e.g. "Failed to detach context")."""
+
+    message: str
+    exception: str | None
+    current_span: str | None
+    origin: Origin
+
+    def describe(self) -> str:
+        span = f"`{self.current_span}`" if self.current_span else "no span"
+        text = f"{self.message} in {self.origin.describe()}, current span: {span}"
+        return text + (f" ({self.exception})" if self.exception else "")
+
+
+class Analysis:
+    """Propagation facts about one capture (computed on demand, not cached)."""
+
+    def __init__(
+        self,
+        forest: SpanForest,
+        origins: Mapping[int, Origin],
+        test_thread: int | None,
+        injects: Sequence[InjectCall],
+        extracts: Sequence[ExtractCall],
+    ) -> None:
+        self.forest = forest
+        self.origins = origins
+        self.test_thread = test_thread
+        self.injects = list(injects)
+        self.extracts = list(extracts)
+        self.extracted_parents = {
+            (call.extracted.trace_id, call.extracted.span_id)
+            for call in self.extracts
+            if call.extracted is not None
+        }
+        self.has_senders = any(span.kind in SENDING_KINDS for span in forest.spans)
+        # Indexes for extract_before(): span starts and extract() calls per thread/task.
+        self._starts_by_origin: dict[Origin, list[int]] = {}
+        for span in forest.spans:  # already in start order
+            origin = self.origin(span)
+            if origin is not None:
+                self._starts_by_origin.setdefault(origin, []).append(span.start_time)
+        self._extracts_by_origin: dict[Origin, tuple[list[int], list[ExtractCall]]] = {}
+        for call in sorted(self.extracts, key=lambda call: call.time_ns):
+            times, calls = self._extracts_by_origin.setdefault(call.origin, ([], []))
+            times.append(call.time_ns)
+            calls.append(call)
+
+    # -- basic facts --------------------------------------------------------------
+    def origin(self, span: CapturedSpan) -> Origin | None:
+        return self.origins.get(id(span.readable))
+
+    def is_orphan(self, span: CapturedSpan) -> bool:
+        parent = span.parent_span_id
+        return (
+            span.parent is None
+            and parent is not None
+            and (span.trace_id, parent) not in self.extracted_parents
+        )
+
+    def orphans(self) -> list[CapturedSpan]:
+        return [span for span in self.forest.roots if self.is_orphan(span)]
+
+    def links_to_captured(self, span: CapturedSpan) -> bool:
+        return any(self.forest.get(*target) is not None for target in link_targets(span))
+
+    # -- broken hops ------------------------------------------------------------------
+    def broken_hops(self) -> list[BrokenHop]:
+        """New-trace roots that strict mode fails on; conservative by design.
+
+        A root counts only with evidence that it should have continued a trace:
+        its kind says it received something while the capture also sent
+        something, an extract() right before it found nothing usable, or it was
+        started in a worker thread while a span of the test's thread was active.
+        """
+        if len(self.forest.traces) < 2:
+            return []
+        hops = []
+        for root in self.forest.roots:
+            if root.parent_span_id is not None or self.links_to_captured(root):
+                continue  # orphans are reported separately; links are healthy hops
+            reason = self._strict_reason(root)
+            if reason is not None:
+                hops.append(self._explain(root, reason))
+        return hops
+
+    def _strict_reason(self, root: CapturedSpan) -> str | None:
+        if root.kind in RECEIVING_KINDS and self.has_senders:
+            return (
+                f"a {root.kind.name.lower()} span with no parent and no link, while the "
+                f"capture holds producer/client spans"
+            )
+        extract = self.extract_before(root)
+        if extract is not None and extract.extracted is None and (self.has_senders or self.injects):
+            return "started right after an extract() that found no usable context"
+        enclosing = self.enclosing_span(root, test_thread_only=True)
+        if enclosing is not None:
+            return self._worker_reason(root, enclosing)
+        return None
+
+    def _worker_reason(self, root: CapturedSpan, enclosing: CapturedSpan) -> str:
+        origin = self.origin(root)
+        where = origin.describe() if origin else "another thread"
+        other = self.origin(enclosing)
+        return (
+            f"started with no parent in {where} while {label(enclosing)} was active in "
+            f"{other.describe() if other else 'the test'} (context not carried into the "
+            f"worker)"
+        )
+
+    def explain_fragment(self, root: CapturedSpan) -> BrokenHop | None:
+        """The most likely broken hop behind a fragment root (looser than strict)."""
+        if root.parent_span_id is not None or self.links_to_captured(root):
+            return None
+        reason = self._strict_reason(root)
+        if reason is None:
+            enclosing = self.enclosing_span(root, test_thread_only=False)
+            if enclosing is not None:
+                reason = self._worker_reason(root, enclosing)
+        if reason is None:
+            extract = self.extract_before(root)
+            if extract is None:
+                return None
+            reason = "started right after an extract() in the same thread/task"
+        return self._explain(root, reason)
+
+    def _explain(self, root: CapturedSpan, reason: str) -> BrokenHop:
+        hop = BrokenHop(root, reason)
+        if root.kind in RECEIVING_KINDS or self.extract_before(root) is not None:
+            hop.producer = self.likely_sender(root)
+            hop.evidence = self.spy_evidence(root, hop.producer)
+        return hop
+
+    def spy_evidence(self, consumer: CapturedSpan, producer: CapturedSpan | None) -> list[str]:
+        """Why the hop into `consumer` broke, from the propagator spy's records."""
+        lines = []
+        if producer is not None:
+            lines += self._sender_evidence(producer)
+        extract = self.extract_before(consumer)
+        if extract is None:
+            if not self.extracts:
+                lines.append("extract() was never called on the consumer side")
+            else:
+                lines.append(
+                    "extract() was never called on the consumer side before "
+                    f"{label(consumer)} started (extract() calls elsewhere: "
+                    f"{len(self.extracts)})"
+                )
+        elif extract.extracted is None:
+            lines.append(extract.diagnosis())
+        else:
+            lines.append(
+                f"extract() succeeded (traceparent {extract.traceparent!r}) but the consumer "
+                f"span was started without the extracted context"
+            )
+        return lines
+
+    def _sender_evidence(self, producer: CapturedSpan) -> list[str]:
+        during = self.injects_during(producer)
+        if not during:
+            outside = [call for call in self.injects_near(producer) if call.active_span is None]
+            if outside:
+                return [
+                    "inject() was called outside any span (the carrier got no traceparent): "
+                    f"{outside[0].describe()}"
+                ]
+            return [f"inject() was never called while {label(producer)} was active"]
+        return [call.describe() for call in during[:1]]
+
+    # -- helpers for diagnosis ------------------------------------------------------------
+    def extract_before(self, span: CapturedSpan) -> ExtractCall | None:
+        """The extract() in the span's thread/task since the previous span started there."""
+        origin = self.origin(span)
+        if origin is None or origin not in self._extracts_by_origin:
+            return None
+        starts = self._starts_by_origin.get(origin, [])
+        index = bisect.bisect_left(starts, span.start_time)
+        previous_start = starts[index - 1] if index > 0 else 0
+        times, calls = self._extracts_by_origin[origin]
+        last = bisect.bisect_right(times, span.start_time) - 1
+        if last >= 0 and times[last] >= previous_start:
+            return calls[last]
+        return None
+
+    def enclosing_span(self, root: CapturedSpan, *, test_thread_only: bool) -> CapturedSpan | None:
+        """A span of another trace, in another thread/task, open when `root` started."""
+        origin = self.origin(root)
+        if origin is None:
+            return None
+        if test_thread_only and (self.test_thread is None or origin.thread_id == self.test_thread):
+            return None
+        best = None
+        for other in self.forest.spans:
+            if other.trace_id == root.trace_id:
+                continue
+            other_origin = self.origin(other)
+            if other_origin is None or other_origin == origin:
+                continue
+            if test_thread_only and other_origin.thread_id != self.test_thread:
+                continue
+            if other.start_time > root.start_time:
+                continue
+            if other.end_time is not None and other.end_time < root.start_time:
+                continue
+            if best is None or other.start_time > best.start_time:
+                best = other  # the innermost open span is the one that should be the parent
+        return best
+
+    def likely_sender(self, consumer: CapturedSpan) -> CapturedSpan | None:
+        """The producer/client span in another trace this consumer most likely came from."""
+        destination = _destination(consumer)
+        candidates = [
+            span
+            for span in self.forest.spans
+            if span.kind in SENDING_KINDS
+            and span.trace_id != consumer.trace_id
+            and span.start_time <= consumer.start_time
+        ]
+        if destination is not None:
+            same = [span for span in candidates if _destination(span) == destination]
+            candidates = same or candidates
+        return max(candidates, key=lambda span: span.start_time, default=None)
+
+    def injects_during(self, span: CapturedSpan) -> list[InjectCall]:
+        return [
+            call
+            for call in self.injects
+            if call.active_span is not None
+            and (call.active_span.trace_id, call.active_span.span_id)
+            in {(span.trace_id, span.span_id)}
+            | {(d.trace_id, d.span_id) for d in span.descendants()}
+        ]
+
+    def injects_near(self, span: CapturedSpan) -> list[InjectCall]:
+        end = span.end_time if span.end_time is not None else float("inf")
+        return [call for call in self.injects if span.start_time <= call.time_ns <= end]
+
+    def unused_extractions(self) -> list[ExtractCall]:
+        """extract() calls whose valid context no captured span used (as parent or link)."""
+        used: set[tuple[int, int]] = set()
+        for span in self.forest.spans:
+            if span.parent_span_id is not None:
+                used.add((span.trace_id, span.parent_span_id))
+            used.update(link_targets(span))
+        unused, seen = [], set()
+        for call in self.extracts:
+            if call.extracted is None:
+                continue
+            key = (call.extracted.trace_id, call.extracted.span_id)
+            if key not in used and key not in seen:
+                seen.add(key)
+                unused.append(call)
+        return unused
+
+    def malformed_extractions(self) -> list[ExtractCall]:
+        return [
+            call
+            for call in self.extracts
+            if call.defect is not None and call.defect.startswith("traceparent malformed")
+        ]
+
+
+def _destination(span: CapturedSpan) -> Any:
+    for key in _DESTINATION_KEYS:
+        if key in span.attributes:
+            return span.attributes[key]
+    return None
+
+
+def describe_trace(trace: Trace) -> str:
+    roots = trace.roots
+    names = ", ".join(label(root) for root in roots) or "(no root)"
+    return f"trace {short_id(trace.trace_id)}…: {names} ({len(trace)} span(s))"
+
+
+def orphan_bullet(span: CapturedSpan, extracts: Iterable[ExtractCall] = ()) -> str:
+    parent = span.parent_span_id or 0
+    text = (
+        f"{label(span)} has parent {parent:016x} (trace {short_id(span.trace_id)}…), "
+        f"which was neither captured nor extracted from a carrier"
+    )
+    return text
+
+
+def extraction_bullet(call: ExtractCall) -> str:
+    return call.diagnosis() + f" ({describe_keys(call.carrier_keys)})"
