@@ -73,7 +73,11 @@ def assert_trace_tree(spans: Any, expected: Any, *, ordered: bool = False) -> No
     `ordered=True` makes every level ordered (children in start order).
     """
     __tracebackhide__ = True
-    root_line = to_expected_roots(expected)
+    try:
+        root_line = to_expected_roots(expected)
+    except ExpectedTreeError as error:
+        # The parser's frames say nothing to the user: the message names the line.
+        raise error.with_traceback(None) from None
     actual = _VirtualRoot(roots_of(spans))
     matcher = _Matcher(ordered_everywhere=ordered)
     if matcher.children_match(root_line, actual):

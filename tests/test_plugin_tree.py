@@ -1,0 +1,110 @@
+"""assert_tree through pytest: what a user sees when the shape changed."""
+
+from __future__ import annotations
+
+from textwrap import dedent
+
+import pytest
+
+PIPELINE = dedent(
+    """
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind
+
+    tracer = trace.get_tracer(__name__)
+
+    def run_pipeline(document_id):
+        with tracer.start_as_current_span(
+            "process_document", attributes={"document.id": document_id}
+        ):
+            with tracer.start_as_current_span("retrieval_agent"):
+                tracer.start_span("POST", kind=SpanKind.CLIENT).end()
+            tracer.start_span("llm_agent").end()
+            tracer.start_span("llm_agent").end()
+    """
+)
+
+
+def test_passing_tree(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        PIPELINE
+        + dedent(
+            '''
+            def test_pipeline(agenttrace):
+                run_pipeline("42")
+                agenttrace.assert_tree("""
+                    process_document {document.id: "42"}
+                      retrieval_agent
+                        POST [client]
+                      llm_agent [x2]
+                """)
+            '''
+        )
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_failure_shows_the_actual_tree_with_differences_marked(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        PIPELINE
+        + dedent(
+            '''
+            def test_pipeline(agenttrace):
+                run_pipeline("41")
+                agenttrace.assert_tree("""
+                    process_document {document.id: "42"}
+                      retrieval_agent
+                        POST [client]
+                      llm_agent
+                      validation_agent
+                """)
+            '''
+        )
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E       AssertionError: Trace tree does not match the expectation (3 differences):",
+            "E       ",
+            'E       process_document {document.id: "41"}   # ✗ document.id: expected "42", got "41"',
+            "E         retrieval_agent",
+            "E           POST [client]",
+            "E         llm_agent [x2]                       # ✗ count: expected x1, got 2",
+            "E         # ✗ missing: validation_agent",
+            "E       ",
+            "E       Paste the tree above into the test to accept the current shape; "
+            "lines marked ✗ differ from the expectation.",
+        ],
+        consecutive=True,
+    )
+    # The assertion helpers hide themselves: the traceback ends in the test.
+    result.stdout.no_fnmatch_line("*_match.py*")
+
+
+def test_malformed_expectation_names_line_and_column(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        PIPELINE
+        + dedent(
+            '''
+            def test_pipeline(agenttrace):
+                run_pipeline("42")
+                agenttrace.assert_tree("""
+                    process_document
+                      retrieval_agent [clinet]
+                """)
+            '''
+        )
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E       pytest_agenttrace._expect.ExpectedTreeError: line 3, column 28: "
+            "unknown flag 'clinet'; valid flags: internal, server, client, *",
+            "E  *  retrieval_agent ?clinet?",
+            "E  *                  ^",
+        ],
+        consecutive=True,
+    )
+    result.stdout.no_fnmatch_line("*_expect.py*")
