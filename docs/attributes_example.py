@@ -31,6 +31,8 @@ def test_agents_are_searchable(agenttrace):
     agenttrace.assert_attributes("agent.retrieval", ["agent.name", "agent.version"])
     # A mapping: values (or matchers) must match.
     agenttrace.assert_attributes("process_document", {"document.id": "42"})
+
+
 # --8<-- [end:assert_attributes]
 
 
@@ -53,6 +55,8 @@ def test_assert_attributes_failure(agenttrace):
 def test_every_agent_is_named(agenttrace):
     run_pipeline()
     # Nothing to assert: the rules are checked when the test ends.
+
+
 # --8<-- [end:require_marker]
 
 
@@ -71,6 +75,8 @@ def test_span_budget(agenttrace):
 
     agenttrace.assert_span_count("embed_*", exactly=3)
     agenttrace.assert_span_count(at_most=50)  # every finished span of the test
+
+
 # --8<-- [end:span_count]
 
 
@@ -78,6 +84,8 @@ def test_span_budget(agenttrace):
 @pytest.mark.agenttrace(max_spans_per_trace=50)
 def test_within_the_cap(agenttrace):
     run_pipeline(chunks=40)  # 43 spans in one trace: fine
+
+
 # --8<-- [end:cap_marker]
 
 

@@ -1,0 +1,87 @@
+"""Shared pieces of policy findings: choosing spans and writing messages for people."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ._query import CapturedSpan, NamePattern, SpanForest, name_matches
+
+# Where each message sends the reader; one constant so a hosted docs site is one edit.
+DOCS = "docs/"
+
+Selector = NamePattern | CapturedSpan | Iterable[CapturedSpan] | None
+
+
+def select(forest: SpanForest, selector: Selector) -> list[CapturedSpan]:
+    """Spans chosen by a name glob/regex, one span, an iterable of spans, or None (all)."""
+    if selector is None:
+        return list(forest.spans)
+    if isinstance(selector, CapturedSpan):
+        return [selector]
+    if isinstance(selector, str) or hasattr(selector, "fullmatch"):
+        return [span for span in forest.spans if name_matches(selector, span.name)]  # type: ignore[arg-type]
+    return list(selector)
+
+
+def describe_selector(selector: Selector) -> str:
+    if selector is None:
+        return "any span"
+    if isinstance(selector, CapturedSpan):
+        return repr(selector.name)
+    if isinstance(selector, str):
+        return repr(selector)
+    pattern = getattr(selector, "pattern", None)
+    if pattern is not None:
+        return f"re {pattern!r}"
+    return "the given spans"
+
+
+def message(header: str, bullets: Iterable[str], fix: str) -> str:
+    """Header line, one `- ` bullet per offending span, a blank line, the fix."""
+    lines = [header]
+    lines += [f"- {bullet}" for bullet in bullets]
+    lines += ["", fix]
+    return "\n".join(lines)
+
+
+def docs(page_and_anchor: str) -> str:
+    return DOCS + page_and_anchor
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f} s"
+
+
+def budget(value: float) -> str:
+    return f"{value:g} s"
+
+
+def where(span: CapturedSpan) -> str:
+    """`name` plus the parent chain, for bullets: `embed_text under embedding_agent < root`."""
+    chain = " < ".join(ancestor.name for ancestor in span.ancestors())
+    return f"{span.name} under {chain}" if chain else span.name
+
+
+def has_attributes(span: CapturedSpan, keys: Sequence[str] = ()) -> str:
+    """`has {a: 1, b: 'x'}` for a failure bullet; only `keys` when given and present."""
+    attributes = span.attributes
+    if not attributes:
+        return "has no attributes"
+    shown = {key: value for key, value in attributes.items() if not keys or key in keys}
+    if not shown:
+        shown = dict(attributes)
+    return "has {" + ", ".join(f"{key}: {_short(value)}" for key, value in shown.items()) + "}"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def first_match(rules: Sequence[tuple[str, Any]], name: str) -> tuple[str, Any] | None:
+    """The first (pattern, value) rule whose glob matches the span name."""
+    for pattern, value in rules:
+        if name_matches(pattern, name):
+            return pattern, value
+    return None

@@ -1,0 +1,162 @@
+"""Errors (status and exception events) and retries (repeated attempts of one operation)."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from opentelemetry.trace import StatusCode
+
+from ._findings import docs, message, where
+from ._query import CapturedSpan, name_matches
+
+# Attributes that count the retries before an attempt. `http.request.resend_count` is
+# the OpenTelemetry semantic convention (HTTP clients); `retry.count` is common in
+# hand-written retry loops. (Attempt numbers are left out: 0- or 1-based is a guess.)
+RETRY_ATTRIBUTES = ("http.request.resend_count", "retry.count")
+
+
+# -- errors -------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class RecordedError:
+    type: str | None
+    message: str | None
+
+    def __str__(self) -> str:
+        if self.type and self.message:
+            return f"{self.type}: {self.message}"
+        return self.type or self.message or "(no description)"
+
+
+def recorded_errors(span: CapturedSpan) -> list[RecordedError]:
+    """Exception events of the span, or its ERROR status when it recorded no exception."""
+    found = []
+    for event in span.events:
+        if event.name == "exception":
+            attributes = event.attributes or {}
+            found.append(
+                RecordedError(
+                    _text(attributes.get("exception.type")),
+                    _text(attributes.get("exception.message")),
+                )
+            )
+    if not found and span.status is StatusCode.ERROR:
+        description = span.status_description
+        error_type = span.attributes.get("error.type")
+        if description and ": " in description and error_type is None:
+            # The SDK writes "Type: message" when a `with` block raises.
+            head, _, tail = description.partition(": ")
+            if re.fullmatch(r"[\w.]+", head):
+                return [RecordedError(head, tail)]
+        found.append(
+            RecordedError(_text(error_type), description or "status ERROR, no description")
+        )
+    return found
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def type_matches(wanted: type[BaseException] | str, recorded: str | None) -> bool:
+    if recorded is None:
+        return False
+    if isinstance(wanted, str):
+        names = {wanted}
+    else:
+        names = {wanted.__name__, wanted.__qualname__, f"{wanted.__module__}.{wanted.__qualname__}"}
+    return any(recorded == name or recorded.endswith("." + name) for name in names)
+
+
+def error_bullet(span: CapturedSpan) -> str:
+    errors = "; ".join(str(error) for error in recorded_errors(span))
+    if not errors:
+        errors = f"status {span.status.name.lower()}, no exception event"
+    return f"{where(span)}: {errors}"
+
+
+def no_errors_problem(spans: Sequence[CapturedSpan], source: str) -> str | None:
+    failed = [span for span in spans if recorded_errors(span)]
+    if not failed:
+        return None
+    return message(
+        f"{len(failed)} span(s) recorded errors{source}:",
+        [error_bullet(span) for span in failed],
+        "Fix the failure, or state that it is expected with "
+        "agenttrace.assert_error(name, exception_type=...). "
+        f"See {docs('failures.md#errors')}",
+    )
+
+
+# -- retries -----------------------------------------------------------------------
+@dataclasses.dataclass
+class RetryGroup:
+    """Attempts of one operation: same name under one parent (or numbered by attribute)."""
+
+    attempts: list[CapturedSpan]
+
+    @property
+    def name(self) -> str:
+        return self.attempts[0].name
+
+    @property
+    def retries(self) -> int:
+        numbered = [
+            int(span.attributes[key])
+            for span in self.attempts
+            for key in RETRY_ATTRIBUTES
+            if isinstance(span.attributes.get(key), (int, float))
+        ]
+        return max([len(self.attempts) - 1, *numbered])
+
+    def describe(self) -> str:
+        first = self.attempts[0]
+        failed = [span for span in self.attempts if recorded_errors(span)]
+        parts = [f"{len(self.attempts)} attempt(s)"]
+        if failed:
+            parts.append(f"{len(failed)} failed")
+        last = self.attempts[-1]
+        outcome = "; ".join(str(error) for error in recorded_errors(last)) or "ok"
+        parts.append(f"last: {outcome}")
+        plural = "retry" if self.retries == 1 else "retries"
+        return f"{where(first)}: {self.retries} {plural} ({', '.join(parts)})"
+
+
+def retry_groups(spans: Sequence[CapturedSpan]) -> list[RetryGroup]:
+    """Spans grouped by (trace, parent, name), in start order; one group per operation."""
+    groups: dict[tuple[int, int | None, str], list[CapturedSpan]] = collections.defaultdict(list)
+    for span in spans:
+        groups[(span.trace_id, span.parent_span_id, span.name)].append(span)
+    found = [RetryGroup(sorted(group, key=lambda s: s.start_time)) for group in groups.values()]
+    return sorted(found, key=lambda group: group.attempts[0].start_time)
+
+
+def retry_problems(
+    spans: Sequence[CapturedSpan],
+    limits: Sequence[tuple[str, int]],
+    *,
+    exactly: bool = False,
+    source: str = "",
+) -> list[str]:
+    """Operations whose retries exceed (or, with exactly, differ from) their limit."""
+    bullets = []
+    for group in retry_groups(spans):
+        limit = next((n for pattern, n in limits if name_matches(pattern, group.name)), None)
+        if limit is None:
+            continue
+        wrong = group.retries != limit if exactly else group.retries > limit
+        if wrong:
+            bullets.append(f"{group.describe()}; {'expected' if exactly else 'allowed'} {limit}")
+    if not bullets:
+        return []
+    bound = "a different number of times than expected" if exactly else "more than allowed"
+    return [
+        message(
+            f"{len(bullets)} operation(s) retried {bound}{source}:",
+            bullets,
+            "Silent retries hide a failing dependency and multiply latency: check the "
+            "timeout that triggers them and cap the attempts. See " + docs("failures.md#retries"),
+        )
+    ]

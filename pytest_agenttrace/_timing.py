@@ -1,0 +1,243 @@
+"""Durations, timeout budgets along the critical path, outliving children, open spans."""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Callable, Sequence
+
+from opentelemetry.trace import SpanKind
+
+from ._findings import budget, docs, first_match, message, seconds, where
+from ._query import CapturedSpan
+
+Cost = Callable[[CapturedSpan], float]
+
+
+# -- critical path ---------------------------------------------------------------------
+def critical_path(span: CapturedSpan, cost: Cost) -> tuple[float, list[CapturedSpan]]:
+    """The heaviest chain of sequential (non-overlapping) finished children.
+
+    Children that overlap in time ran concurrently, so only one of them can be
+    on the path; this is weighted interval scheduling, O(n log n).
+    """
+    children = sorted(
+        (child for child in span.children if child.end_time is not None),
+        key=lambda child: (child.end_time or 0, child.start_time),
+    )
+    if not children:
+        return 0.0, []
+    ends = [child.end_time or 0 for child in children]
+    best = [0.0] * (len(children) + 1)  # best[i]: heaviest chain among the first i
+    take = [False] * len(children)
+    previous = [0] * len(children)
+    for i, child in enumerate(children):
+        # Children ending at or before this one's start ran before it.
+        previous[i] = bisect.bisect_right(ends, child.start_time, 0, i)
+        with_child = cost(child) + best[previous[i]]
+        take[i] = with_child > best[i]
+        best[i + 1] = with_child if take[i] else best[i]
+    path = []
+    i = len(children)
+    while i > 0:
+        if take[i - 1]:
+            path.append(children[i - 1])
+            i = previous[i - 1]
+        else:
+            i -= 1
+    path.reverse()
+    return best[-1], path
+
+
+def observed(span: CapturedSpan) -> float:
+    return span.duration or 0.0
+
+
+def describe_path(path: Sequence[CapturedSpan], label: Callable[[CapturedSpan], str]) -> str:
+    return " -> ".join(label(span) for span in path)
+
+
+def observed_label(budgets: Sequence[tuple[str, float]], depth: int = 3) -> Callable[..., str]:
+    """`name 5.10 s (budget 3 s) [child path]`: the measured path, nested a few levels."""
+
+    def label(span: CapturedSpan, level: int = 0) -> str:
+        text = f"{span.name} {seconds(observed(span))}"
+        rule = first_match(budgets, span.name)
+        if rule is not None:
+            text += f" (budget {budget(rule[1])})"
+        if level < depth:
+            _, inner = critical_path(span, observed)
+            if inner:
+                text += " [" + " -> ".join(label(child, level + 1) for child in inner) + "]"
+        return text
+
+    return label
+
+
+# -- durations -------------------------------------------------------------------------
+def duration_problem(
+    spans: Sequence[CapturedSpan],
+    *,
+    at_most: float | None,
+    at_least: float | None,
+    what: str,
+) -> str | None:
+    if at_most is None and at_least is None:
+        raise TypeError("assert_duration() needs at_most= or at_least= (seconds)")
+    label = observed_label(())
+    bullets = []
+    for span in spans:
+        took = span.duration
+        if took is None:
+            continue
+        if at_most is not None and took > at_most:
+            text = f"{where(span)} took {seconds(took)}, over {budget(at_most)}"
+            _, path = critical_path(span, observed)
+            if path:
+                text += f"; critical path: {describe_path(path, label)}"
+            bullets.append(text)
+        elif at_least is not None and took < at_least:
+            bullets.append(f"{where(span)} took {seconds(took)}, under {budget(at_least)}")
+    if not spans:
+        return message(
+            f"No finished span matches {what}, so no duration could be checked.",
+            [],
+            "Check the span name pattern, or that the span ends before the assertion.",
+        )
+    if not bullets:
+        return None
+    return message(
+        f"{len(bullets)} span(s) matching {what} outside the allowed duration:",
+        bullets,
+        "The critical path shows where the time went (children that ran one after "
+        f"another). See {docs('timing.md#durations')}",
+    )
+
+
+# -- timeout budgets ----------------------------------------------------------------------
+def budget_problems(
+    spans: Sequence[CapturedSpan], budgets: Sequence[tuple[str, float]]
+) -> list[str]:
+    """Spans over their own budget, and parents whose children's budgets cannot fit in theirs."""
+    if not budgets:
+        return []
+
+    def budget_of(span: CapturedSpan) -> float | None:
+        rule = first_match(budgets, span.name)
+        return None if rule is None else rule[1]
+
+    worst_memo: dict[int, float] = {}
+
+    def worst(span: CapturedSpan) -> float:
+        """How long the span may take when every budgeted span below uses its whole budget."""
+        key = id(span)
+        if key not in worst_memo:
+            own = budget_of(span)
+            if own is not None:
+                worst_memo[key] = own
+            else:
+                seen, _ = critical_path(span, observed)
+                allowed, _ = critical_path(span, worst)
+                worst_memo[key] = max(observed(span) - seen, 0.0) + allowed
+        return worst_memo[key]
+
+    def budgeted_below(span: CapturedSpan) -> bool:
+        return budget_of(span) is not None or any(
+            budget_of(s) is not None for s in span.descendants()
+        )
+
+    label = observed_label(budgets)
+
+    def worst_label(span: CapturedSpan) -> str:
+        own = budget_of(span)
+        if own is not None:
+            return f"{span.name} <= {budget(own)} (budget)"
+        return f"{span.name} {seconds(worst(span))}"
+
+    bullets = []
+    for span in spans:
+        own = budget_of(span)
+        if own is None or span.duration is None:
+            continue
+        if span.duration > own:
+            text = f"{where(span)} took {seconds(span.duration)}, over its {budget(own)} budget"
+            _, path = critical_path(span, observed)
+            if path:
+                text += f"; critical path: {describe_path(path, label)}"
+            bullets.append(text)
+        allowed, path = critical_path(span, worst)
+        self_time = max(span.duration - critical_path(span, observed)[0], 0.0)
+        if allowed + self_time > own and any(budgeted_below(child) for child in path):
+            bullets.append(
+                f"{where(span)}: the budgets below it allow {seconds(allowed + self_time)} on "
+                f"its critical path, over its {budget(own)} budget: "
+                f"{describe_path(path, worst_label)}"
+            )
+    if not bullets:
+        return []
+    shown = ", ".join(f"{pattern} {budget(limit)}" for pattern, limit in budgets)
+    return [
+        message(
+            f"{len(bullets)} timeout budget problem(s) (timeout_budgets: {shown}):",
+            bullets,
+            "A parent's timeout must cover the longest chain of work that runs one after "
+            "another below it, each child at its own full timeout (and retries). Raise the "
+            "parent's budget or shorten the children's. See " + docs("timing.md#timeout-budgets"),
+        )
+    ]
+
+
+# -- children outliving their parent ------------------------------------------------------
+def _asynchronous_by_design(child: CapturedSpan, parent: CapturedSpan) -> bool:
+    # A message consumer is parented to the producer's span yet runs later, by design.
+    return (
+        child.kind is SpanKind.CONSUMER
+        or parent.kind is SpanKind.PRODUCER
+        or child.has_remote_parent
+    )
+
+
+def outliving_problems(spans: Sequence[CapturedSpan], source: str = "") -> list[str]:
+    bullets = []
+    for child in spans:
+        parent = child.parent
+        if parent is None or child.end_time is None or parent.end_time is None:
+            continue
+        if child.end_time > parent.end_time and not _asynchronous_by_design(child, parent):
+            late = (child.end_time - parent.end_time) / 1e9
+            bullets.append(
+                f"{where(child)}: ended {seconds(late)} after its parent {parent.name} ended"
+            )
+    if not bullets:
+        return []
+    return [
+        message(
+            f"{len(bullets)} span(s) ended after their parent ended{source}:",
+            bullets,
+            "Something kept working after its caller returned: an un-awaited task, a "
+            "thread not joined, a leaked background agent. Await or join it before the "
+            "parent span ends; for deliberate fire-and-forget, use PRODUCER/CONSUMER spans "
+            f"or a span link. See {docs('timing.md#children-outliving-their-parent')}",
+        )
+    ]
+
+
+# -- unfinished spans -------------------------------------------------------------------------
+def unfinished_problems(open_spans: Sequence[CapturedSpan]) -> list[str]:
+    if not open_spans:
+        return []
+    now = time.time_ns()
+    bullets = [
+        f"{where(span)}: open for {seconds(max(now - span.start_time, 0) / 1e9)}"
+        for span in open_spans
+    ]
+    return [
+        message(
+            f"{len(open_spans)} span(s) were started but never ended during the test:",
+            bullets,
+            "A hung agent, or a span started without `with` and never end()ed. End spans "
+            "in a `with` block or a `finally:`, or wait for background work before the test "
+            "returns: agenttrace.wait_for(complete=True). To allow this, set unfinished_spans "
+            f'= "warn" or "ignore". See {docs("timing.md#unfinished-spans")}',
+        )
+    ]
