@@ -10,6 +10,7 @@ accounted for. Greedy assignment is wrong as soon as patterns overlap (`llm_*` a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any, Union
 
@@ -425,10 +426,10 @@ class _ChildIndex:
             for j, child in enumerate(self.children):
                 value = child.attributes.get(key, _NOT_LITERAL)
                 if value is not _NOT_LITERAL:
-                    try:
+                    # An unhashable value can't be indexed: such spans are then
+                    # never candidates for a literal, and never equal to one either.
+                    with contextlib.suppress(TypeError):
                         values.setdefault(value, []).append(j)
-                    except TypeError:  # unhashable: can't be indexed, compared later
-                        pass
         return values
 
 

@@ -534,7 +534,9 @@ def test_wide_levels_match_the_same_with_the_child_index() -> None:
     # narrow candidates, never change the verdict.
     children = [s("tool_call", tool__index=i, tags=("a", str(i))) for i in range(12)]
     forest = make_forest(s("agent", *children, s("llm_call", attempt=1.0)))
-    listed = "".join(f"  tool_call {{tool.index: {i}, tags: [\"a\", \"{i}\"]}}\n" for i in range(12))
+    listed = "".join(
+        f'  tool_call {{tool.index: {i}, tags: ["a", "{i}"]}}\n' for i in range(12)
+    )
     assert_trace_tree(forest, "agent\n" + listed + "  llm_call {attempt: 1}\n")
     assert_trace_tree(forest, "agent\n  tool_call {tool.index: *} [x12]\n  llm_*\n")
     missing_one = listed.replace("{tool.index: 11,", "{tool.index: 12,")

@@ -67,7 +67,8 @@ def test_failure_shows_the_actual_tree_with_differences_marked(pytester: pytest.
         [
             "E       AssertionError: Trace tree does not match the expectation (3 differences):",
             "E       ",
-            'E       process_document {document.id: "41"}   # ✗ document.id: expected "42", got "41"',
+            'E       process_document {document.id: "41"}   '
+            '# ✗ document.id: expected "42", got "41"',
             "E         retrieval_agent",
             "E           POST [client]",
             "E         llm_agent [x2]                       # ✗ count: expected x1, got 2",
