@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sized
+from collections.abc import Callable, Iterable, Sized
 from typing import Any, TypeVar
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.trace import SpanKind, StatusCode
 
 from ._options import AgentTraceOptions
 from ._policies import PolicyChecks
 from ._propagation import PropagationChecks
-from ._query import CapturedSpan, NamePattern, SpanForest, Trace, describe_query
+from ._query import CapturedSpan, NamePattern, SpanForest, SpanQueries, Trace, describe_query
 from ._router import INSTALLATION, ProviderNotSupportedError
 
 T = TypeVar("T")
@@ -44,7 +43,7 @@ class _OTelLogRecorder(logging.Handler):
         self.records.append(record)
 
 
-class AgentTrace(PropagationChecks, PolicyChecks):
+class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
     """Spans captured during one test, with queries and assertions.
 
     Exported for type hints only: get one from the `agenttrace` fixture.
@@ -167,30 +166,6 @@ class AgentTrace(PropagationChecks, PolicyChecks):
 
     def __len__(self) -> int:
         return len(self.spans)
-
-    # -- queries -----------------------------------------------------------------------
-    def find(
-        self,
-        name: NamePattern | None = None,
-        *,
-        kind: SpanKind | str | None = None,
-        status: StatusCode | str | None = None,
-        attributes: Mapping[str, Any] | None = None,
-    ) -> list[CapturedSpan]:
-        """Finished spans matching every given criterion (name: glob or compiled regex)."""
-        return self.forest.find(name, kind=kind, status=status, attributes=attributes)
-
-    def one(
-        self,
-        name: NamePattern | None = None,
-        *,
-        kind: SpanKind | str | None = None,
-        status: StatusCode | str | None = None,
-        attributes: Mapping[str, Any] | None = None,
-    ) -> CapturedSpan:
-        """The single matching span; fails listing matches or near misses otherwise."""
-        __tracebackhide__ = True
-        return self.forest.one(name, kind=kind, status=status, attributes=attributes)
 
     # -- assertions ---------------------------------------------------------------------
     def assert_tree(self, expected: Any, **options: Any) -> None:

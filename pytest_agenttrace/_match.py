@@ -11,7 +11,7 @@ accounted for. Greedy assignment is wrong as soon as patterns overlap (`llm_*` a
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Union
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -269,31 +269,47 @@ class _Flow:
         one may give up its line to a required item if its group stays covered
         (or nothing needs covering, under `...`).
         """
+        must = set(required)
+
+        def droppable(other: int) -> bool:
+            return other not in must and (gaps or self.group_load[self.item_group[other]] >= 2)
+
         ok = True
         dead: set[int] = set()
-        for item in required:
+        for item in sorted(must):
             if self.assigned[item] >= 0 or not self.item_lines[item]:
                 continue
-            if self._take(item, dead, gaps, set(required)):
+            if self._augment(item, dead, droppable):
                 dead.clear()
             else:
                 ok = False
         return ok
 
-    def _take(self, item: int, visited: set[int], gaps: bool, required: set[int]) -> bool:
+    # -- diagnostics: assign as many items as possible ------------------------------
+    def assign_leftovers(self) -> None:
+        dead: set[int] = set()
+        for item in range(len(self.assigned)):
+            if self.assigned[item] < 0 and self.item_lines[item] and self._augment(
+                item, dead, droppable=lambda other: False
+            ):
+                dead.clear()
+
+    def _augment(
+        self, item: int, visited: set[int], droppable: Callable[[int], bool]
+    ) -> bool:
+        """Find `item` a line: one with room, one holding a droppable item, or one
+        whose item can move on (loads never decrease along the path)."""
         lines = [line for line in self.item_lines[item] if line not in visited]
         for line in lines:
             if self._has_room(line):
                 self._assign(item, line)
                 return True
         for line in lines:
-            for other in list(self.members[line]):
-                if other not in required and (
-                    gaps or self.group_load[self.item_group[other]] >= 2
-                ):
-                    self._unassign(other)
-                    self._assign(item, line)
-                    return True
+            other = next((o for o in self.members[line] if droppable(o)), None)
+            if other is not None:
+                self._unassign(other)
+                self._assign(item, line)
+                return True
         for line in lines:
             if line in visited:
                 continue
@@ -301,33 +317,7 @@ class _Flow:
             for other in list(self.members[line]):
                 self._unassign(other)
                 self._assign(item, line)
-                if self._take(other, visited, gaps, required):
-                    return True
-                self._unassign(item)
-                self._assign(other, line)
-        return False
-
-    # -- diagnostics: assign as many items as possible ------------------------------
-    def assign_leftovers(self) -> None:
-        dead: set[int] = set()
-        for item in range(len(self.assigned)):
-            if self.assigned[item] < 0 and self.item_lines[item]:
-                self._augment_item(item, dead)
-
-    def _augment_item(self, item: int, visited: set[int]) -> bool:
-        for line in self.item_lines[item]:
-            if self._has_room(line):
-                self._assign(item, line)
-                visited.clear()
-                return True
-        for line in self.item_lines[item]:
-            if line in visited:
-                continue
-            visited.add(line)
-            for other in list(self.members[line]):
-                self._unassign(other)
-                self._assign(item, line)
-                if self._augment_item(other, visited):
+                if self._augment(other, visited, droppable):
                     return True
                 self._unassign(item)
                 self._assign(other, line)

@@ -269,42 +269,12 @@ class Trace:
         return f"<Trace {self.trace_id:032x}: {len(self.spans)} spans, roots {roots}>"
 
 
-class SpanForest:
-    """Spans linked into trees. A span whose parent was not captured is a root."""
+class SpanQueries:
+    """find() and one() over `spans` (finished spans in start order)."""
 
-    def __init__(self, readable_spans: Iterable[ReadableSpan]) -> None:
-        ordered = sorted(readable_spans, key=lambda span: span.start_time or 0)
-        self.spans = [CapturedSpan(readable) for readable in ordered]
-        by_id: dict[tuple[int, int], CapturedSpan] = {}
-        for span in self.spans:
-            by_id[(span.trace_id, span.span_id)] = span
-        self._by_id = by_id
-        self.traces: list[Trace] = []
-        traces: dict[int, Trace] = {}
-        self.roots: list[CapturedSpan] = []
-        for span in self.spans:
-            trace = traces.get(span.trace_id)
-            if trace is None:
-                trace = traces[span.trace_id] = Trace(span.trace_id)
-                self.traces.append(trace)
-            trace.spans.append(span)
-            span.trace = trace
-            parent_id = span.parent_span_id
-            parent = by_id.get((span.trace_id, parent_id)) if parent_id is not None else None
-            if parent is None:
-                self.roots.append(span)
-            else:
-                span.parent = parent
-                parent.children.append(span)
-
-    def get(self, trace_id: int, span_id: int) -> CapturedSpan | None:
-        return self._by_id.get((trace_id, span_id))
-
-    def wrap(self, span: CapturedSpan | ReadableSpan) -> CapturedSpan | None:
-        if isinstance(span, CapturedSpan):
-            return span
-        context = span.context
-        return None if context is None else self.get(context.trace_id, context.span_id)
+    @property
+    def spans(self) -> list[CapturedSpan]:
+        raise NotImplementedError
 
     def find(
         self,
@@ -314,6 +284,7 @@ class SpanForest:
         status: StatusCode | str | None = None,
         attributes: Mapping[str, Any] | None = None,
     ) -> list[CapturedSpan]:
+        """Finished spans matching every given criterion (name: glob or compiled regex)."""
         if kind is not None:
             kind = to_kind(kind)
         if status is not None:
@@ -332,6 +303,7 @@ class SpanForest:
         status: StatusCode | str | None = None,
         attributes: Mapping[str, Any] | None = None,
     ) -> CapturedSpan:
+        """The single matching span; fails listing matches or near misses otherwise."""
         __tracebackhide__ = True
         found = self.find(name, kind=kind, status=status, attributes=attributes)
         if len(found) == 1:
@@ -365,6 +337,47 @@ class SpanForest:
         near = [span for span in self.spans if span.name in rank]
         return sorted(near, key=lambda span: rank[span.name])[:limit]
 
+
+class SpanForest(SpanQueries):
+    """Spans linked into trees. A span whose parent was not captured is a root."""
+
+    def __init__(self, readable_spans: Iterable[ReadableSpan]) -> None:
+        ordered = sorted(readable_spans, key=lambda span: span.start_time or 0)
+        self._spans = [CapturedSpan(readable) for readable in ordered]
+        by_id: dict[tuple[int, int], CapturedSpan] = {}
+        for span in self.spans:
+            by_id[(span.trace_id, span.span_id)] = span
+        self._by_id = by_id
+        self.traces: list[Trace] = []
+        traces: dict[int, Trace] = {}
+        self.roots: list[CapturedSpan] = []
+        for span in self.spans:
+            trace = traces.get(span.trace_id)
+            if trace is None:
+                trace = traces[span.trace_id] = Trace(span.trace_id)
+                self.traces.append(trace)
+            trace.spans.append(span)
+            span.trace = trace
+            parent_id = span.parent_span_id
+            parent = by_id.get((span.trace_id, parent_id)) if parent_id is not None else None
+            if parent is None:
+                self.roots.append(span)
+            else:
+                span.parent = parent
+                parent.children.append(span)
+
+    @property
+    def spans(self) -> list[CapturedSpan]:
+        return self._spans
+
+    def get(self, trace_id: int, span_id: int) -> CapturedSpan | None:
+        return self._by_id.get((trace_id, span_id))
+
+    def wrap(self, span: CapturedSpan | ReadableSpan) -> CapturedSpan | None:
+        if isinstance(span, CapturedSpan):
+            return span
+        context = span.context
+        return None if context is None else self.get(context.trace_id, context.span_id)
 
 def describe_query(
     name: NamePattern | None = None,
