@@ -17,7 +17,7 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 
 from ._query import CapturedSpan, SpanForest, Trace
-from ._spy import ExtractCall, InjectCall, Origin, describe_keys
+from ._spy import ExtractCall, InjectCall, Origin, RawOrigin, describe_keys
 
 DOCS = "docs/propagation.md"
 RECEIVING_KINDS = (SpanKind.CONSUMER, SpanKind.SERVER)
@@ -92,7 +92,7 @@ class Analysis:
     def __init__(
         self,
         forest: SpanForest,
-        origins: Mapping[int, Origin],
+        origins: Mapping[int, RawOrigin],
         test_thread: int | None,
         injects: Sequence[InjectCall],
         extracts: Sequence[ExtractCall],
@@ -122,7 +122,8 @@ class Analysis:
 
     # -- basic facts --------------------------------------------------------------
     def origin(self, span: CapturedSpan) -> Origin | None:
-        return self.origins.get(id(span.readable))
+        raw = self.origins.get(id(span.readable))
+        return None if raw is None else Origin.of(raw)
 
     def is_orphan(self, span: CapturedSpan) -> bool:
         parent = span.parent_span_id

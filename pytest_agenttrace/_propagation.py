@@ -25,7 +25,7 @@ from ._hops import (
     short_id,
 )
 from ._query import CapturedSpan, NamePattern, SpanForest, name_matches
-from ._spy import Origin, PropagatorSpy, install_spy, uninstall_spy
+from ._spy import Origin, PropagatorSpy, RawOrigin, install_spy, raw_origin, uninstall_spy
 
 if TYPE_CHECKING:
     from ._options import AgentTraceOptions
@@ -38,12 +38,12 @@ class _OriginRecordingList(list):  # type: ignore[type-arg]
     so the origin is recorded as the router appends each span.
     """
 
-    def __init__(self, spans: Iterable[ReadableSpan], origins: dict[int, Origin]) -> None:
+    def __init__(self, spans: Iterable[ReadableSpan], origins: dict[int, RawOrigin]) -> None:
         super().__init__(spans)
         self.origins = origins
 
     def append(self, span: ReadableSpan) -> None:
-        self.origins[id(span)] = Origin.here()
+        self.origins[id(span)] = raw_origin()
         super().append(span)
 
     def clear(self) -> None:
@@ -89,7 +89,7 @@ class PropagationChecks:
 
     # -- lifecycle ------------------------------------------------------------------
     def _start_propagation_checks(self) -> None:
-        self._origins: dict[int, Origin] = {}
+        self._origins: dict[int, RawOrigin] = {}
         self._test_thread: int | None = threading.get_ident()
         old = self._started
         recording = _OriginRecordingList(list(old), self._origins)

@@ -26,6 +26,15 @@ _HEX = re.compile(r"[0-9a-f]+")
 _VALUE_PREVIEW = 64
 
 
+RawOrigin = tuple[threading.Thread, "asyncio.Task[Any] | None"]
+
+
+def raw_origin() -> RawOrigin:
+    """Where we are, as cheaply as possible: recorded for every span start."""
+    loop = asyncio._get_running_loop()  # checks for a loop without raising
+    return threading.current_thread(), asyncio.current_task(loop) if loop is not None else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Origin:
     """Where something happened: thread and asyncio task (None outside a task)."""
@@ -37,10 +46,11 @@ class Origin:
 
     @classmethod
     def here(cls) -> Origin:
-        thread = threading.current_thread()
-        # Called for every span start: check for a running loop without raising.
-        loop = asyncio._get_running_loop()
-        task = asyncio.current_task(loop) if loop is not None else None
+        return cls.of(raw_origin())
+
+    @classmethod
+    def of(cls, raw: RawOrigin) -> Origin:
+        thread, task = raw
         if task is None:
             return cls(thread.ident or 0, thread.name)
         return cls(thread.ident or 0, thread.name, id(task), task.get_name())
