@@ -12,16 +12,23 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._capture import AgentTrace, AgentTraceWarning
     from ._expect import ExpectedSpan, ExpectedTreeError, parse_expected, span
+    from ._hops import BrokenHop, ContextError
     from ._match import assert_trace_tree
     from ._query import PRESENT, CapturedSpan, SpanForest, Trace
+    from ._spy import ExtractCall, InjectCall, PropagatorSpy
 
 __all__ = [
     "PRESENT",
     "AgentTrace",
     "AgentTraceWarning",
+    "BrokenHop",
     "CapturedSpan",
+    "ContextError",
     "ExpectedSpan",
     "ExpectedTreeError",
+    "ExtractCall",
+    "InjectCall",
+    "PropagatorSpy",
     "SpanForest",
     "Trace",
     "assert_trace_tree",
@@ -37,6 +44,11 @@ _HOMES = {
     "parse_expected": "_expect",
     "span": "_expect",
     "assert_trace_tree": "_match",
+    "BrokenHop": "_hops",
+    "ContextError": "_hops",
+    "ExtractCall": "_spy",
+    "InjectCall": "_spy",
+    "PropagatorSpy": "_spy",
     "PRESENT": "_query",
     "CapturedSpan": "_query",
     "SpanForest": "_query",
