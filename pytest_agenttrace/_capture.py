@@ -69,8 +69,10 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
     def _stop(self) -> None:
         """Stop capturing (teardown); later spans count as leaked into the next test."""
         self._stop_propagation_checks()
-        if INSTALLATION.router.active is self:
-            INSTALLATION.router.active = None
+        router = INSTALLATION.router
+        if router.active is self:
+            router.active = None
+        router.left_open.update(_key(span) for span in list(self._started) if span.end_time is None)
         logging.getLogger("opentelemetry").removeHandler(self._log_recorder)
         if any(_PROVIDER_OVERRIDE in r.getMessage() for r in self._log_recorder.records):
             warnings.warn(

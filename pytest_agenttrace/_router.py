@@ -20,9 +20,8 @@ if TYPE_CHECKING:
 
     from ._capture import AgentTrace
 
-# Spans that end while no test is capturing: kept so the next capture can report
-# them as leaked from an earlier test. Bounded so suites without the fixture
-# don't grow memory.
+# Spans a test left open that end while no test is capturing: kept so the next
+# capture can report them as leaked. Bounded, so a flood of them can't grow memory.
 _STRAY_LIMIT = 10_000
 
 
@@ -37,6 +36,9 @@ class SpanRouter(SpanProcessor):
     def __init__(self) -> None:
         self.active: AgentTrace | None = None
         self.stray: collections.deque[ReadableSpan] = collections.deque(maxlen=_STRAY_LIMIT)
+        # (trace id, span id) of spans a finished capture left open: when one ends
+        # between tests it is kept for the next capture to report as leaked.
+        self.left_open: set[tuple[int, int]] = set()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         capture = self.active
@@ -47,8 +49,12 @@ class SpanRouter(SpanProcessor):
         capture = self.active
         if capture is not None:
             capture._ended.append(span)
-        else:
-            self.stray.append(span)
+        elif self.left_open:
+            context = span.context
+            key = (context.trace_id, context.span_id) if context is not None else None
+            if key in self.left_open:
+                self.left_open.discard(key)
+                self.stray.append(span)
 
     def shutdown(self) -> None:
         pass

@@ -301,3 +301,29 @@ def test_loading_the_plugin_does_not_import_opentelemetry(pytester: pytest.Pytes
         )
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_spans_of_tests_without_the_fixture_are_not_reported_as_leaked(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            from opentelemetry import trace
+
+            tracer = trace.get_tracer("t")
+
+            def test_with_fixture(agenttrace):
+                tracer.start_span("captured").end()
+
+            def test_without_fixture():
+                with tracer.start_as_current_span("not captured, not leaked"):
+                    pass
+
+            def test_next(agenttrace):
+                assert agenttrace.leaked == []
+                assert agenttrace.spans == []
+            """
+        )
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
