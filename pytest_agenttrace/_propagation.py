@@ -12,6 +12,7 @@ from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.trace import ReadableSpan
 
+from ._findings import message
 from ._hops import (
     DOCS,
     Analysis,
@@ -164,7 +165,7 @@ class PropagationChecks:
         hops = analysis.broken_hops()
         if hops:
             problems.append(
-                _message(
+                message(
                     f"Broken context propagation: {len(hops)} span(s) started a new trace "
                     f"where context should have been carried over.",
                     [hop.describe() for hop in hops],
@@ -179,7 +180,7 @@ class PropagationChecks:
         orphans = analysis.orphans()
         if orphans:
             problems.append(
-                _message(
+                message(
                     f"Orphan spans: {len(orphans)} span(s) point to a parent that was never "
                     f"captured.",
                     [orphan_bullet(span) for span in orphans],
@@ -191,7 +192,7 @@ class PropagationChecks:
         malformed = analysis.malformed_extractions()
         if malformed:
             problems.append(
-                _message(
+                message(
                     f"Malformed trace context: extract() rejected {len(malformed)} "
                     f"traceparent header(s).",
                     [extraction_bullet(call) for call in malformed],
@@ -202,7 +203,7 @@ class PropagationChecks:
         unused = analysis.unused_extractions()
         if unused:
             problems.append(
-                _message(
+                message(
                     f"Ignored trace context: {len(unused)} extract() call(s) succeeded but "
                     f"no span was started with the extracted context.",
                     [
@@ -216,7 +217,7 @@ class PropagationChecks:
         errors = self.context_errors
         if errors:
             problems.append(
-                _message(
+                message(
                     f"OpenTelemetry context errors: {len(errors)} during the test.",
                     [error.describe() for error in errors],
                     "A context token was detached in a different context than the one it "
@@ -395,10 +396,6 @@ class _NoPropagator(TextMapPropagator):
     @property
     def fields(self) -> set[str]:
         return set()
-
-
-def _message(header: str, bullets: list[str], fix: str) -> str:
-    return "\n".join([header, *(f"- {bullet}" for bullet in bullets), "", fix])
 
 
 def _pattern_text(pattern: NamePattern) -> str:
