@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ._hops import BrokenHop, ContextError
     from ._match import assert_trace_tree
     from ._query import PRESENT, CapturedSpan, SpanForest, Trace
+    from ._render import render_tree
     from ._spy import ExtractCall, InjectCall, PropagatorSpy
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Trace",
     "assert_trace_tree",
     "parse_expected",
+    "render_tree",
     "span",
 ]
 
@@ -53,6 +55,7 @@ _HOMES = {
     "CapturedSpan": "_query",
     "SpanForest": "_query",
     "Trace": "_query",
+    "render_tree": "_render",
 }
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sized
 from typing import Any, TypeVar
 
 from opentelemetry import trace
+from opentelemetry.sdk.environment_variables import OTEL_SDK_DISABLED
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 from ._options import AgentTraceOptions
@@ -314,6 +316,15 @@ def start_capture(options: AgentTraceOptions) -> AgentTrace:
             AgentTraceWarning(
                 f"{error}\nOnly spans from agenttrace.tracer_provider (or providers "
                 f"passed to agenttrace.attach()) will be captured."
+            ),
+            stacklevel=3,
+        )
+    if os.environ.get(OTEL_SDK_DISABLED, "").strip().lower() == "true":
+        warnings.warn(
+            AgentTraceWarning(
+                f"{OTEL_SDK_DISABLED}=true: OpenTelemetry's SDK hands out no-op tracers, "
+                f"so no span is recorded and the capture stays empty. Unset it for the "
+                f"test run."
             ),
             stacklevel=3,
         )

@@ -407,7 +407,8 @@ class _LineScanner:
         return False
 
     def skip_spaces(self) -> None:
-        while self.peek() == " ":
+        # Tabs only make indentation ambiguous; inside a line they are whitespace.
+        while self.peek() in (" ", "\t"):
             self.position += 1
 
     def at_end_of_line(self) -> bool:
@@ -431,7 +432,7 @@ class _LineScanner:
             return value
         while self.peek() not in ("", "{", "[", "#", '"'):
             self.position += 1
-        name = self.text[start : self.position].rstrip(" ")
+        name = self.text[start : self.position].rstrip(" \t")
         if not name:
             raise self.error("expected a span name", start)
         if self.peek() == '"':

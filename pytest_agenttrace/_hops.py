@@ -96,6 +96,7 @@ class Analysis:
         test_thread: int | None,
         injects: Sequence[InjectCall],
         extracts: Sequence[ExtractCall],
+        ambient_parents: Iterable[tuple[int, int]] = (),
     ) -> None:
         self.forest = forest
         self.origins = origins
@@ -107,7 +108,7 @@ class Analysis:
             for call in self.extracts
             if call.extracted is not None
         }
-        self.has_senders = any(span.kind in SENDING_KINDS for span in forest.spans)
+        self.ambient_parents = set(ambient_parents)
         # Indexes for extract_before(): span starts and extract() calls per thread/task.
         self._starts_by_origin: dict[Origin, list[int]] = {}
         for span in forest.spans:  # already in start order
@@ -131,6 +132,7 @@ class Analysis:
             span.parent is None
             and parent is not None
             and (span.trace_id, parent) not in self.extracted_parents
+            and (span.trace_id, parent) not in self.ambient_parents
         )
 
     def orphans(self) -> list[CapturedSpan]:
@@ -160,18 +162,75 @@ class Analysis:
         return hops
 
     def _strict_reason(self, root: CapturedSpan) -> str | None:
-        if root.kind in RECEIVING_KINDS and self.has_senders:
+        if root.kind in RECEIVING_KINDS and self.senders_before(root):
             return (
                 f"a {root.kind.name.lower()} span with no parent and no link, while the "
                 f"capture holds producer/client spans"
             )
         extract = self.extract_before(root)
-        if extract is not None and extract.extracted is None and (self.has_senders or self.injects):
+        if extract is not None and extract.extracted is None and self._sent_before(root):
             return "started right after an extract() that found no usable context"
         enclosing = self.enclosing_span(root, test_thread_only=True)
-        if enclosing is not None:
+        if enclosing is not None and not self._busy_before(root, enclosing):
             return self._worker_reason(root, enclosing)
         return None
+
+    def senders_before(self, root: CapturedSpan) -> list[CapturedSpan]:
+        """Sending spans of other traces that `root` could have received from.
+
+        Only spans that started before it (a request is served while its
+        client span is still open), and not ones naming another destination:
+        a server's own outgoing calls, or an earlier request's, are no evidence.
+        """
+        found = []
+        for span in self.forest.spans:
+            if (
+                span.kind not in SENDING_KINDS
+                or span.trace_id == root.trace_id
+                or span.start_time > root.start_time
+            ):
+                continue
+            if root.kind is SpanKind.SERVER and (
+                span.kind is not SpanKind.CLIENT
+                or (span.end_time is not None and span.end_time < root.start_time)
+            ):
+                continue
+            if any(
+                key in root.attributes
+                and key in span.attributes
+                and root.attributes[key] != span.attributes[key]
+                for key in ("messaging.destination.name", "server.address")
+            ):
+                continue
+            found.append(span)
+        return found
+
+    def _sent_before(self, root: CapturedSpan) -> bool:
+        """Something was sent (a sender span, or an inject() outside one) before `root`."""
+        if self.senders_before(root):
+            return True
+        for call in self.injects:
+            active = call.active_span
+            if call.time_ns > root.start_time or (active and active.trace_id == root.trace_id):
+                continue
+            span = None if active is None else self.forest.get(active.trace_id, active.span_id)
+            if span is None or span.kind not in SENDING_KINDS:
+                return True
+        return False
+
+    def _busy_before(self, root: CapturedSpan, enclosing: CapturedSpan) -> bool:
+        """Was `root`'s thread already tracing on its own before `enclosing` opened?
+
+        Then it is a background worker (a scheduler, a poller), not one that
+        `enclosing` handed work to.
+        """
+        origin = self.origin(root)
+        return origin is not None and any(
+            span.start_time < enclosing.start_time
+            and (other := self.origin(span)) is not None
+            and other.thread_id == origin.thread_id
+            for span in self.forest.spans
+        )
 
     def _worker_reason(self, root: CapturedSpan, enclosing: CapturedSpan) -> str:
         origin = self.origin(root)

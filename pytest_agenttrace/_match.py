@@ -17,8 +17,10 @@ from typing import Any, Union
 from opentelemetry.sdk.trace import ReadableSpan
 
 from ._expect import (
+    ELLIPSIS_LINE,
     ExpectedSpan,
     ExpectedTreeError,
+    check_ordered_children,
     format_count,
     format_expected_line,
     format_name,
@@ -75,7 +77,7 @@ def assert_trace_tree(spans: Any, expected: Any, *, ordered: bool = False) -> No
     """
     __tracebackhide__ = True
     try:
-        root_line = to_expected_roots(expected)
+        root_line = _expected_root(expected, ordered)
     except ExpectedTreeError as error:
         # The parser's frames say nothing to the user: the message names the line.
         raise error.with_traceback(None) from None
@@ -89,8 +91,20 @@ def assert_trace_tree(spans: Any, expected: Any, *, ordered: bool = False) -> No
 def trace_tree_matches(spans: Any, expected: Any, *, ordered: bool = False) -> bool:
     """The boolean form of `assert_trace_tree`."""
     return _Matcher(ordered_everywhere=ordered).children_match(
-        to_expected_roots(expected), _VirtualRoot(roots_of(spans))
+        _expected_root(expected, ordered), _VirtualRoot(roots_of(spans))
     )
+
+
+def _expected_root(expected: Any, ordered: bool) -> ExpectedSpan:
+    root_line = to_expected_roots(expected)
+    if ordered:
+        # Checked before matching: lazily, only the levels reached would object.
+        pending = [root_line]
+        while pending:
+            node = pending.pop()
+            check_ordered_children(node, ordered_everywhere=True)
+            pending.extend(node.children)
+    return root_line
 
 
 def roots_of(spans: Any) -> list[CapturedSpan]:
@@ -520,7 +534,11 @@ class _Matcher:
 
     # -- why not? ---------------------------------------------------------------------
     def failure_message(self, root_line: ExpectedSpan, actual: _VirtualRoot) -> str:
-        lines = collapse(self.explain_children(root_line, actual))
+        lines = self.explain_children(root_line, actual)
+        order = self._order_difference(root_line, actual, lines)
+        if order:
+            lines.append(RenderLine(head=f"roots {order}", is_comment=True))
+        lines = collapse(lines)
         differences = count_marks(lines)
         noun = "difference" if differences == 1 else "differences"
         tree = render_lines(lines) if lines else "(no spans captured)"
@@ -538,17 +556,27 @@ class _Matcher:
         rendered = span_line(span, line)
         rendered.marks = own_differences(line, span)
         rendered.children = self.explain_children(line, span)
-        if self.is_ordered(line):
-            for child in rendered.children:
-                child.collapsible = False
-            if (
-                not rendered.marks
-                and not any(_has_marks(child) for child in rendered.children)
-                and not self.ordered_match(line, span.children)
-            ):
-                names = ", ".join(format_expected_line(child) for child in line.children)
-                rendered.marks.append(f"children not in the expected order: {names}")
+        order = self._order_difference(line, span, rendered.children)
+        if order and not rendered.marks:
+            rendered.marks.append(f"children {order}")
         return rendered
+
+    def _order_difference(
+        self, line: ExpectedSpan, parent: _Parent, rendered: list[RenderLine]
+    ) -> str | None:
+        """When only the order is wrong, say so (other marks already explain a failure)."""
+        if not self.is_ordered(line):
+            return None
+        for child in rendered:
+            child.collapsible = False
+        if any(_has_marks(child) for child in rendered) or self.ordered_match(
+            line, parent.children
+        ):
+            return None
+        names = [format_expected_line(child) for child in line.children]
+        for gap in reversed(line.gaps):
+            names.insert(gap, ELLIPSIS_LINE)
+        return f"not in the expected order: {', '.join(names)}"
 
     def explain_children(self, line: ExpectedSpan, parent: _Parent) -> list[RenderLine]:
         level = _Level(line.children, parent, self)
@@ -563,6 +591,7 @@ class _Matcher:
         covered = {flow.item_group[item] for item, owner in enumerate(flow.assigned) if owner >= 0}
         covered.update(group_of(span) for span, _ in near.values())
         placed: list[tuple[CapturedSpan, RenderLine]] = []
+        extras: list[CapturedSpan] = []
         by_line: dict[int, list[RenderLine]] = {}
         for item, span in enumerate(level.items):
             owner = flow.assigned[item]
@@ -571,14 +600,23 @@ class _Matcher:
                 by_line.setdefault(owner, []).append(rendered)
                 placed.append((span, rendered))
         for span, owner in near.values():
-            placed.append((span, self.explain(level.lines[owner], span)))
-        extra = False
+            rendered = self.explain(level.lines[owner], span)
+            by_line.setdefault(owner, []).append(rendered)  # so a count difference shows
+            placed.append((span, rendered))
+        name_paired = sorted({owner for _, owner in near.values()})
         for group, child in enumerate(level.children):
             if group in covered:
                 continue
             overflow = self._overflowing_line(level, child)
-            if overflow is None and line.allows_extra:
-                extra = True
+            renamed = self._same_shown_line(level, name_paired, near, child)
+            if overflow is None and renamed is not None:
+                # Printed apart from its twin under `...`, the twin's pasted line
+                # would take this span too and fail on count: show it as that line's.
+                rendered = self.explain(level.lines[renamed], child)
+                by_line.setdefault(renamed, []).append(rendered)
+                placed.append((child, rendered))
+            elif overflow is None and line.allows_extra:
+                extras.append(child)
             elif overflow is not None:
                 rendered = self.explain(level.lines[overflow], child)
                 by_line.setdefault(overflow, []).append(rendered)
@@ -587,12 +625,38 @@ class _Matcher:
                 rendered = _plain(child)
                 rendered.marks.append("unexpected span")
                 placed.append((child, rendered))
-        missing = self._mark_counts(level, near, by_line)
+        missing = self._mark_counts(level, by_line)
+        if self.is_ordered(line):
+            # In order, a `...` stands where the unlisted spans are, so the tree pastes back.
+            placed += [(child, ellipsis_line()) for child in extras]
         placed.sort(key=lambda entry: entry[0].start_time)
-        result = [rendered for _, rendered in placed]
-        if extra:
+        result: list[RenderLine] = []
+        for _, rendered in placed:
+            if not (rendered.head == ELLIPSIS_LINE and result and result[-1].head == ELLIPSIS_LINE):
+                result.append(rendered)
+        if extras and not self.is_ordered(line):
             result.append(ellipsis_line())
         return result + missing
+
+    @staticmethod
+    def _same_shown_line(
+        level: _Level,
+        lines: list[int],
+        near: dict[int, tuple[CapturedSpan, int]],
+        child: CapturedSpan,
+    ) -> int | None:
+        """The name-paired line whose span prints exactly as `child` would under it."""
+        for index in lines:
+            line = level.lines[index]
+            if line.descendant or not name_matches(line.name, child.name):
+                continue
+            shown = span_line(child, line).text()
+            if any(
+                owner == index and span_line(span, line).text() == shown
+                for span, owner in near.values()
+            ):
+                return index
+        return None
 
     def _pair_by_name(self, level: _Level) -> dict[int, tuple[CapturedSpan, int]]:
         """Leftover spans named like a line short of its minimum: shown as that line's
@@ -623,19 +687,11 @@ class _Matcher:
                 return index
         return None
 
-    def _mark_counts(
-        self,
-        level: _Level,
-        near: dict[int, tuple[CapturedSpan, int]],
-        by_line: dict[int, list[RenderLine]],
-    ) -> list[RenderLine]:
+    def _mark_counts(self, level: _Level, by_line: dict[int, list[RenderLine]]) -> list[RenderLine]:
         missing = []
-        near_count: dict[int, int] = {}
-        for _, index in near.values():
-            near_count[index] = near_count.get(index, 0) + 1
         for index, line in enumerate(level.lines):
             rendered = by_line.get(index, [])
-            got = len(rendered) + near_count.get(index, 0)
+            got = len(rendered)
             if line.min_count <= got and (line.max_count is None or got <= line.max_count):
                 continue
             if got == 0:

@@ -43,7 +43,7 @@ def boolean(value: Any) -> bool:
 def non_negative_int(value: Any) -> int | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError(f"{value!r} is not a whole number")
     try:
         number = int(value)
@@ -122,6 +122,8 @@ def seconds(value: Any) -> float:
         if match is None:
             raise ValueError(f"{value!r} is not a duration (seconds, e.g. 4, 4s or 250ms)")
         number = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
+    if number != number:  # NaN compares false with everything: the check would never fire
+        raise ValueError(f"{value!r} is not a duration (seconds, e.g. 4, 4s or 250ms)")
     if number < 0:
         raise ValueError(f"{value!r} is negative")
     return number

@@ -129,8 +129,36 @@ def retry_groups(spans: Sequence[CapturedSpan]) -> list[RetryGroup]:
     groups: dict[tuple[int, int | None, str], list[CapturedSpan]] = collections.defaultdict(list)
     for span in spans:
         groups[(span.trace_id, span.parent_span_id, span.name)].append(span)
-    found = [RetryGroup(sorted(group, key=lambda s: s.start_time)) for group in groups.values()]
+    found = []
+    for group in groups.values():
+        found += [RetryGroup(chain) for chain in _chains(sorted(group, key=lambda s: s.start_time))]
     return sorted(found, key=lambda group: group.attempts[0].start_time)
+
+
+def _retry_number(span: CapturedSpan) -> int | None:
+    for key in RETRY_ATTRIBUTES:
+        value = span.attributes.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return int(value)
+    return None
+
+
+def _chains(attempts: list[CapturedSpan]) -> list[list[CapturedSpan]]:
+    """Split same-name siblings into operations when the spans number their retries.
+
+    HTTP client spans are all named after the method (`POST`): with
+    `http.request.resend_count` on the resends, an unnumbered (or 0) span
+    starts a new operation instead of counting as a retry of the previous one.
+    """
+    if all(_retry_number(span) is None for span in attempts):
+        return [attempts]
+    chains: list[list[CapturedSpan]] = []
+    for span in attempts:
+        if not chains or not _retry_number(span):
+            chains.append([span])
+        else:
+            chains[-1].append(span)
+    return chains
 
 
 def retry_problems(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,10 +27,12 @@ from ._hops import (
     short_id,
 )
 from ._query import CapturedSpan, NamePattern, SpanForest, name_matches
+from ._router import INSTALLATION
 from ._spy import Origin, PropagatorSpy, RawOrigin, install_spy, raw_origin, uninstall_spy
 
 if TYPE_CHECKING:
     from ._options import AgentTraceOptions
+
 
 class _OriginRecordingList(list):  # type: ignore[type-arg]
     """The capture's list of started spans, also noting the thread/task of each start.
@@ -42,9 +45,27 @@ class _OriginRecordingList(list):  # type: ignore[type-arg]
     def __init__(self, spans: Iterable[ReadableSpan], origins: dict[int, RawOrigin]) -> None:
         super().__init__(spans)
         self.origins = origins
+        self.since = time.time_ns()
+        # Open spans from before the capture (a fixture's or a CI plugin's span
+        # around the test) that the test's spans started under: not orphans.
+        self.ambient_parents: set[tuple[int, int]] = set()
 
     def append(self, span: ReadableSpan) -> None:
         self.origins[id(span)] = raw_origin()
+        parent = span.parent
+        if parent is not None and not parent.is_remote:
+            current = trace.get_current_span()
+            context = current.get_span_context()
+            started = getattr(current, "start_time", None)
+            key = (context.trace_id, context.span_id)
+            if (
+                key == (parent.trace_id, parent.span_id)
+                and current.is_recording()
+                and started is not None
+                and started < self.since
+                and key not in INSTALLATION.router.left_open  # an earlier test's leak
+            ):
+                self.ambient_parents.add(key)
         super().append(span)
 
     def clear(self) -> None:
@@ -146,6 +167,7 @@ class PropagationChecks:
             getattr(self, "_test_thread", None),
             list(spy.injects),
             list(spy.extracts),
+            getattr(self._started, "ambient_parents", ()),
         )
 
     @property
@@ -406,6 +428,8 @@ def _fragment_notes(analysis: Analysis, root: CapturedSpan) -> list[str]:
     if root.parent_span_id is not None:
         if analysis.is_orphan(root):
             return [f"root {label(root)} is an orphan (its parent was never captured)"]
+        if (root.trace_id, root.parent_span_id) in analysis.ambient_parents:
+            return [f"root {label(root)} continues a span opened before the test body"]
         return [f"root {label(root)} continues a remote parent extracted from a carrier"]
     linked = [analysis.forest.get(*t) for t in link_targets(root)]
     linked_names = [label(span) for span in linked if span is not None]

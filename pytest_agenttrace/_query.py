@@ -71,11 +71,17 @@ def name_matches(pattern: NamePattern, name: str) -> bool:
     return pattern.fullmatch(name) is not None
 
 
-def _normalise(value: Any) -> Any:
-    # OTel stores sequence attributes as tuples; users write lists.
-    if isinstance(value, list):
-        return tuple(_normalise(item) for item in value)
-    return value
+def _same_value(want: Any, got: Any) -> bool:
+    """`want == got`, except that bool and number differ (Python has True == 1, OTel
+    does not), sequences compare item by item (OTel stores tuples, users write
+    lists) and NaN equals NaN (so a rendered NaN pastes back)."""
+    if isinstance(want, (list, tuple)) and isinstance(got, (list, tuple)):
+        return len(want) == len(got) and all(map(_same_value, want, got))
+    if isinstance(want, (bool, int, float)) and isinstance(got, (bool, int, float)):
+        if isinstance(want, bool) != isinstance(got, bool):
+            return False
+        return want == got or (want != want and got != got)
+    return bool(want == got)
 
 
 def attribute_mismatches(
@@ -93,7 +99,7 @@ def attribute_mismatches(
             continue
         got = actual[key]
         try:
-            same = bool(_normalise(want) == got)
+            same = _same_value(want, got)
         except Exception:  # a matcher must never turn a mismatch into a crash
             same = False
         if not same:

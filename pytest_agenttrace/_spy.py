@@ -221,12 +221,23 @@ def _read_headers(carrier: Any, getter: Any) -> dict[str, Any]:
     return found
 
 
-def _extract_defect(carrier: Any, getter: Any, headers: Mapping[str, Any]) -> str | None:
+def _extract_defect(
+    carrier: Any, getter: Any, headers: Mapping[str, Any], propagator: Any = None
+) -> str | None:
     if TRACEPARENT in headers:
         return diagnose_traceparent(headers[TRACEPARENT])
     keys = _carrier_keys(carrier, getter)
     if carrier is None:
         return "the carrier was None (no trace headers at all)"
+    try:
+        fields = set(propagator.fields) if propagator is not None else {TRACEPARENT}
+    except Exception:
+        fields = {TRACEPARENT}
+    if TRACEPARENT not in fields:  # B3, Jaeger, a custom format: no traceparent expected
+        return (
+            f"{type(propagator).__name__} found no usable trace context in the carrier "
+            f"(it reads {', '.join(sorted(fields)) or 'no fields'}; {describe_keys(keys)})"
+        )
     return f"the carrier had no traceparent ({describe_keys(keys)})"
 
 
@@ -267,7 +278,7 @@ class PropagatorSpy(textmap.TextMapPropagator):
         active = _span_ref(None)
         keys = _carrier_keys(carrier, getter)
         headers = _read_headers(carrier, getter)
-        defect = _extract_defect(carrier, getter, headers)
+        defect = _extract_defect(carrier, getter, headers, self.inner)
         result = self.inner.extract(carrier, context=context, getter=getter)
         extracted = _span_ref(result)
         if defect is not None and context is not None and extracted == _span_ref(context):

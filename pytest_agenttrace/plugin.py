@@ -41,12 +41,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SUITE_OPTIONS] = suite_options(config)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A marked test gets its capture even without asking for the fixture: otherwise
+    # @pytest.mark.agenttrace(strict=True) would silently check nothing.
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if (
+            isinstance(names, list)
+            and "agenttrace" not in names
+            and item.get_closest_marker("agenttrace") is not None
+        ):
+            names.append("agenttrace")
+
+
 @pytest.fixture
 def agenttrace(request: pytest.FixtureRequest) -> Iterator[AgentTrace]:
     """A fresh capture of the OpenTelemetry spans this test produces."""
     from ._capture import start_capture
 
-    options = options_for_test(request.node, request.config.stash[_SUITE_OPTIONS])
+    try:
+        options = options_for_test(request.node, request.config.stash[_SUITE_OPTIONS])
+    except pytest.UsageError as error:  # the marker's fault, not the plugin's: no traceback
+        pytest.fail(str(error), pytrace=False)
     capture = start_capture(options)
     request.node.stash[_CAPTURE] = capture
     request.node.stash[_TEST_OPTIONS] = options

@@ -245,7 +245,13 @@ def push(
 
 
 def pop(client: Any, queue: str, *, timeout: float = 1.0) -> Message | None:
-    """BRPOP the oldest job (first in, first out with `push`), or None on timeout."""
+    """BRPOP the oldest job (first in, first out with `push`), or None on timeout.
+
+    ``timeout=0`` polls without waiting (RPOP): to Redis, BRPOP 0 means wait forever.
+    """
+    if timeout <= 0:
+        raw = client.rpop(queue)
+        return None if raw is None else _received(raw, queue)
     popped = client.brpop([queue], timeout=timeout)
     if popped is None:
         return None

@@ -200,3 +200,42 @@ def test_flow_agrees_with_brute_force(problem: tuple[Any, ...], exact: bool) -> 
     assert found == brute_force(low, high, line_items, groups, group_count, exact)
     if found:
         assert all(low[i] <= flow.load[i] <= high[i] for i in range(len(low)))
+
+
+def mutate(roots: list[Node], data: st.DataObject) -> list[Node]:
+    """A copy with up to two edits: renamed, duplicated or dropped spans, changed values."""
+    mutated = [copy_tree(root) for root in roots]
+    for _ in range(data.draw(st.integers(0, 2))):
+        target = data.draw(st.sampled_from(all_nodes(mutated)))
+        edit = data.draw(st.sampled_from(["rename", "duplicate_child", "drop_child", "value"]))
+        if edit == "rename":
+            target.name = data.draw(st.sampled_from(NAMES))
+        elif edit == "duplicate_child" and target.children:
+            target.children.append(copy_tree(data.draw(st.sampled_from(target.children))))
+        elif edit == "drop_child" and target.children:
+            target.children.pop(data.draw(st.integers(0, len(target.children) - 1)))
+        elif edit == "value" and target.attributes:
+            key = data.draw(st.sampled_from(sorted(target.attributes)))
+            target.attributes[key] = data.draw(VALUES)
+    return mutated
+
+
+@settings(max_examples=300, deadline=None)
+@given(FORESTS, st.data())
+def test_failure_trees_paste_back_with_gaps(roots: list[Node], data: st.DataObject) -> None:
+    # An expectation with `...` gaps sprinkled in, against an edited trace: when it
+    # fails, the printed tree must be a passing expectation for that trace.
+    lines = []
+    for line in render_tree(emit(roots)).splitlines():
+        lines.append(line)
+        if data.draw(st.booleans()):
+            indent = len(line) - len(line.lstrip(" "))
+            lines.append(" " * (indent + 2) + "...")
+    expectation = "\n".join(lines)
+    forest = emit(mutate(roots, data))
+    try:
+        assert_trace_tree(forest, expectation)
+    except AssertionError as error:
+        tree = str(error).split("\n\n")[1]
+        if "missing:" not in tree:
+            assert_trace_tree(forest, tree)
