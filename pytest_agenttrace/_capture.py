@@ -17,7 +17,7 @@ from ._options import AgentTraceOptions
 from ._policies import PolicyChecks
 from ._propagation import PropagationChecks
 from ._query import CapturedSpan, NamePattern, SpanForest, SpanQueries, Trace, describe_query
-from ._router import INSTALLATION, ProviderNotSupportedError
+from ._router import INSTALLATION, ProviderNotSupportedError, RawOrigin, span_key
 
 T = TypeVar("T")
 
@@ -54,6 +54,7 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
     def __init__(self, *, _stray: Iterable[ReadableSpan] = ()) -> None:
         self._started: list[ReadableSpan] = []
         self._ended: list[ReadableSpan] = []
+        self._origins: dict[int, RawOrigin] = {}
         self._leaked_before: list[ReadableSpan] = list(_stray)
         self._cache_key: tuple[int, int] | None = None
         self._forest: SpanForest | None = None
@@ -74,7 +75,8 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
         router = INSTALLATION.router
         if router.active is self:
             router.active = None
-        router.left_open.update(_key(span) for span in list(self._started) if span.end_time is None)
+        still_open = (span for span in list(self._started) if span.end_time is None)
+        router.left_open.update(span_key(span) for span in still_open)
         logging.getLogger("opentelemetry").removeHandler(self._log_recorder)
         if any(_PROVIDER_OVERRIDE in r.getMessage() for r in self._log_recorder.records):
             warnings.warn(
@@ -95,11 +97,12 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
 
     def clear(self) -> None:
         """Forget everything captured so far (call at the start of each Hypothesis example)."""
+        self._clear_propagation_checks()  # first: it looks at the spans still open
         self._started.clear()
+        self._origins.clear()
         self._ended.clear()
         self._leaked_before.clear()
         self._log_recorder.records.clear()
-        self._clear_propagation_checks()
         self._cache_key = None
         self.started_at_ns = time.time_ns()
 
@@ -159,8 +162,8 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
     def leaked(self) -> list[ReadableSpan]:
         """Spans that ended during this test but started before it (an earlier test's)."""
         # on_end receives a snapshot, not the object on_start saw: compare ids.
-        started = {_key(span) for span in list(self._started)}
-        during = [span for span in list(self._ended) if _key(span) not in started]
+        started = {span_key(span) for span in list(self._started)}
+        during = [span for span in list(self._ended) if span_key(span) not in started]
         return self._leaked_before + during
 
     @property
@@ -265,10 +268,6 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
             lines += ["", "Last assertion error:", str(last_error)]
         return "\n".join(lines)
 
-
-def _key(span: ReadableSpan) -> tuple[int, int]:
-    context = span.context
-    return (context.trace_id, context.span_id) if context is not None else (0, id(span))
 
 
 def _build_condition(

@@ -17,7 +17,8 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 
 from ._query import CapturedSpan, SpanForest, Trace
-from ._spy import ExtractCall, InjectCall, Origin, RawOrigin, describe_keys
+from ._router import RawOrigin
+from ._spy import ExtractCall, InjectCall, Origin, describe_keys
 
 DOCS = "docs/propagation.md"
 RECEIVING_KINDS = (SpanKind.CONSUMER, SpanKind.SERVER)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from opentelemetry import trace
@@ -27,50 +25,11 @@ from ._hops import (
     short_id,
 )
 from ._query import CapturedSpan, NamePattern, SpanForest, name_matches
-from ._router import INSTALLATION
-from ._spy import Origin, PropagatorSpy, RawOrigin, install_spy, raw_origin, uninstall_spy
+from ._router import INSTALLATION, RawOrigin, span_key
+from ._spy import Origin, PropagatorSpy, install_spy, uninstall_spy
 
 if TYPE_CHECKING:
     from ._options import AgentTraceOptions
-
-
-class _OriginRecordingList(list):  # type: ignore[type-arg]
-    """The capture's list of started spans, also noting the thread/task of each start.
-
-    Span data carries no thread, but "started in a worker thread while the
-    submitter had an active span" is exactly the thread-pool context-loss bug,
-    so the origin is recorded as the router appends each span.
-    """
-
-    def __init__(self, spans: Iterable[ReadableSpan], origins: dict[int, RawOrigin]) -> None:
-        super().__init__(spans)
-        self.origins = origins
-        self.since = time.time_ns()
-        # Open spans from before the capture (a fixture's or a CI plugin's span
-        # around the test) that the test's spans started under: not orphans.
-        self.ambient_parents: set[tuple[int, int]] = set()
-
-    def append(self, span: ReadableSpan) -> None:
-        self.origins[id(span)] = raw_origin()
-        parent = span.parent
-        if parent is not None and not parent.is_remote:
-            current = trace.get_current_span()
-            context = current.get_span_context()
-            started = getattr(current, "start_time", None)
-            key = (context.trace_id, context.span_id)
-            if (
-                key == (parent.trace_id, parent.span_id)
-                and current.is_recording()
-                and started is not None
-                and started < self.since
-                and key not in INSTALLATION.router.left_open  # an earlier test's leak
-            ):
-                self.ambient_parents.add(key)
-        super().append(span)
-
-    def clear(self) -> None:
-        self.origins.clear()
-        super().clear()
 
 
 class _ContextErrorRecorder(logging.Handler):
@@ -102,6 +61,7 @@ class PropagationChecks:
     if TYPE_CHECKING:
         options: AgentTraceOptions
         _started: list[ReadableSpan]
+        _origins: dict[int, RawOrigin]
         _all_forest: SpanForest | None
 
         def _refresh(self) -> None: ...
@@ -111,13 +71,13 @@ class PropagationChecks:
 
     # -- lifecycle ------------------------------------------------------------------
     def _start_propagation_checks(self) -> None:
-        self._origins: dict[int, RawOrigin] = {}
         self._test_thread: int | None = threading.get_ident()
-        old = self._started
-        recording = _OriginRecordingList(list(old), self._origins)
-        self._started = recording
-        # A span the router appended to the old list while we swapped it.
-        recording.extend(old[len(recording) :])
+        # Parents that are not orphans though never captured: spans open since
+        # before the test (a fixture's or a CI plugin's span around it).
+        self._ambient_parents = set(INSTALLATION.router.open_outside)
+        current = trace.get_current_span().get_span_context()
+        if current.is_valid and not current.is_remote:
+            self._ambient_parents.add((current.trace_id, current.span_id))
         self._context_recorder = _ContextErrorRecorder()
         logging.getLogger(_CONTEXT_LOGGER).addHandler(self._context_recorder)
         self._spy, self._previous_propagator = install_spy()
@@ -132,6 +92,11 @@ class PropagationChecks:
                 logging.getLogger(_CONTEXT_LOGGER).removeHandler(recorder)
 
     def _clear_propagation_checks(self) -> None:
+        # A span left open across clear() (the test body's own span, say) is no
+        # longer captured, but the spans started under it are not orphans.
+        ambient = getattr(self, "_ambient_parents", None)
+        if ambient is not None:
+            ambient.update(span_key(span) for span in list(self._started) if span.end_time is None)
         if self._spy is not None:
             self._spy.clear()
         recorder = getattr(self, "_context_recorder", None)
@@ -163,11 +128,11 @@ class PropagationChecks:
         spy = self.propagator_spy
         return Analysis(
             self._all_forest,
-            getattr(self, "_origins", {}),
+            self._origins,
             getattr(self, "_test_thread", None),
             list(spy.injects),
             list(spy.extracts),
-            getattr(self._started, "ambient_parents", ()),
+            getattr(self, "_ambient_parents", ()),
         )
 
     @property

@@ -7,6 +7,7 @@ the capture of the test that is running.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import threading
 import weakref
@@ -20,6 +21,20 @@ if TYPE_CHECKING:
 
     from ._capture import AgentTrace
 
+RawOrigin = tuple[threading.Thread, "asyncio.Task[Any] | None"]
+
+
+def raw_origin() -> RawOrigin:
+    """The thread and asyncio task we are in, as cheaply as possible (every span start)."""
+    loop = asyncio._get_running_loop()  # checks for a loop without raising
+    return threading.current_thread(), asyncio.current_task(loop) if loop is not None else None
+
+
+def span_key(span: ReadableSpan) -> tuple[int, int]:
+    context = span.context
+    return (context.trace_id, context.span_id) if context is not None else (0, id(span))
+
+
 # Spans a test left open that end while no test is capturing: kept so the next
 # capture can report them as leaked. Bounded, so a flood of them can't grow memory.
 _STRAY_LIMIT = 10_000
@@ -28,9 +43,8 @@ _STRAY_LIMIT = 10_000
 class SpanRouter(SpanProcessor):
     """Hands each span to the active capture at start and at end.
 
-    `list.append` is atomic under the GIL, so spans from any thread are recorded
-    without a lock and without batching; the hot path is two attribute loads
-    and an append.
+    `list.append` and dict assignment are atomic under the GIL, so spans from any
+    thread are recorded without a lock and without batching.
     """
 
     def __init__(self) -> None:
@@ -39,19 +53,27 @@ class SpanRouter(SpanProcessor):
         # (trace id, span id) of spans a finished capture left open: when one ends
         # between tests it is kept for the next capture to report as leaked.
         self.left_open: set[tuple[int, int]] = set()
+        # Spans started while no test was capturing and not ended yet: a fixture's
+        # or a CI plugin's span around the test, a legitimate parent of its spans.
+        self.open_outside: set[tuple[int, int]] = set()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         capture = self.active
         if capture is not None:
             capture._started.append(span)
+            # Span data names no thread; the thread-pool context-loss check needs it.
+            capture._origins[id(span)] = raw_origin()
+        else:
+            self.open_outside.add(span_key(span))
 
     def on_end(self, span: ReadableSpan) -> None:
         capture = self.active
+        if self.open_outside:
+            self.open_outside.discard(span_key(span))
         if capture is not None:
             capture._ended.append(span)
         elif self.left_open:
-            context = span.context
-            key = (context.trace_id, context.span_id) if context is not None else None
+            key = span_key(span)
             if key in self.left_open:
                 self.left_open.discard(key)
                 self.stray.append(span)

@@ -8,10 +8,8 @@ active and the context that came out, and failure messages quote it.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,19 +18,12 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators import textmap
 
+from ._router import RawOrigin, raw_origin
+
 TRACEPARENT = "traceparent"
 _TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
 _HEX = re.compile(r"[0-9a-f]+")
 _VALUE_PREVIEW = 64
-
-
-RawOrigin = tuple[threading.Thread, "asyncio.Task[Any] | None"]
-
-
-def raw_origin() -> RawOrigin:
-    """Where we are, as cheaply as possible: recorded for every span start."""
-    loop = asyncio._get_running_loop()  # checks for a loop without raising
-    return threading.current_thread(), asyncio.current_task(loop) if loop is not None else None
 
 
 @dataclasses.dataclass(frozen=True)

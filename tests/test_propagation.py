@@ -11,6 +11,8 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind
 
+from pytest_agenttrace import AgentTrace
+
 tracer = trace.get_tracer("tests.propagation")
 
 
@@ -609,3 +611,14 @@ def test_spy_keeps_a_propagator_the_test_installed(pytester):
         )
     )
     pytester.runpytest_subprocess().assert_outcomes(passed=2)
+
+
+def test_clear_inside_an_open_span_does_not_make_its_children_orphans(
+    agenttrace: AgentTrace,
+) -> None:
+    tracer = agenttrace.tracer
+    with tracer.start_as_current_span("hypothesis example"):
+        agenttrace.clear()
+        tracer.start_span("agent").end()
+    assert agenttrace.orphans == []
+    agenttrace.assert_single_trace()
