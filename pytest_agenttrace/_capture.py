@@ -6,7 +6,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from opentelemetry import trace
@@ -204,9 +204,9 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
         - ``name=``: a finished span matching the glob exists (returns it; with
           ``count=N``, waits for N of them and returns the list);
         - ``count=N`` alone: N finished spans;
-        - ``condition``: a callable taking the capture. ``False``, an empty
-          collection or an AssertionError means "not yet"; anything else
-          (``None`` included) is returned, so
+        - ``condition``: a callable taking the capture. A falsy result other than
+          ``None`` (``False``, ``0``, an empty list) or an AssertionError means
+          "not yet"; anything else (``None`` included) is returned, so
           ``wait_for(lambda t: t.assert_tree(...))`` retries a tree assertion;
         - ``complete=True``: additionally, every span started so far has ended
           (no agent is still working), which a root-present check cannot tell.
@@ -287,7 +287,9 @@ def _build_condition(
 
         def satisfied(capture: AgentTrace) -> Any:
             result = condition(capture)
-            if result is False or (isinstance(result, Sized) and len(result) == 0):
+            # None means "ran without complaint" (an assert-style check); any other
+            # falsy value (False, 0, an empty list) means "not yet".
+            if result is not None and not result:
                 return _NOT_YET
             return result
 

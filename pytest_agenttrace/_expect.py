@@ -437,6 +437,12 @@ class _LineScanner:
             raise self.error("expected a span name", start)
         if self.peek() == '"':
             raise self.error('quote the whole name: "..."')
+        if self.peek() == "[" and self.text[self.position - 1] not in " \t":
+            # `agent_[ab]` is a glob class, not flags: say so instead of "unknown flag".
+            raise self.error(
+                "'[' right after the name: put a space before flags, or quote a name "
+                f'that contains it ("{name}[...")'
+            )
         return name
 
     def attributes(self) -> dict[str, Any]:

@@ -253,6 +253,11 @@ def test_format_expected_round_trips() -> None:
         ),
         (">> ...", "line 1, column 1: '>>' cannot prefix '...'\n    >> ...\n    ^"),
         (
+            "agent_[ab]",
+            "line 1, column 7: '[' right after the name: put a space before flags, or quote "
+            'a name that contains it ("agent_[...")\n    agent_[ab]\n          ^',
+        ),
+        (
             '"unterminated',
             'line 1, column 1: invalid quoted name: Unterminated string starting at\n    "unterminated\n    ^',  # noqa: E501
         ),

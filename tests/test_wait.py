@@ -92,3 +92,8 @@ def test_wait_for_needs_exactly_one_condition(agenttrace: AgentTrace) -> None:
         agenttrace.wait_for()
     with pytest.raises(TypeError, match="exactly one of"):
         agenttrace.wait_for(lambda t: True, name="x")
+
+
+def test_zero_means_not_yet(agenttrace: AgentTrace) -> None:
+    later(0.05, lambda: tracer.start_span("late").end())
+    assert agenttrace.wait_for(lambda t: len(t.find("late")), timeout=5) == 1
