@@ -1,79 +1,19 @@
 from __future__ import annotations
 
-import itertools
 import re
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
+from span_trees import fails, make_forest, s
 
 from pytest_agenttrace._expect import ExpectedTreeError, span
 from pytest_agenttrace._match import assert_trace_tree, trace_tree_matches
 from pytest_agenttrace._query import SpanForest
 from pytest_agenttrace._render import render_tree
-
-
-@dataclass
-class S:
-    """A span to emit: name, children, and the options the SDK takes."""
-
-    name: str
-    children: tuple[S, ...] = ()
-    attributes: dict[str, Any] = field(default_factory=dict)
-    kind: SpanKind = SpanKind.INTERNAL
-    status: StatusCode = StatusCode.UNSET
-
-
-def s(
-    name: str,
-    *children: S,
-    kind: SpanKind = SpanKind.INTERNAL,
-    status: StatusCode = StatusCode.UNSET,
-    **attributes: Any,
-) -> S:
-    return S(name, children, {k.replace("__", "."): v for k, v in attributes.items()}, kind, status)
-
-
-def make_forest(*roots: S) -> SpanForest:
-    """Real SDK spans, children started in the order given (explicit clock)."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("tests")
-    clock = itertools.count(1_000_000, 10)
-
-    def emit(node: S, parent: Context) -> None:
-        started = tracer.start_span(
-            node.name,
-            context=parent,
-            kind=node.kind,
-            attributes=node.attributes,
-            start_time=next(clock),
-        )
-        inner = trace.set_span_in_context(started, Context())
-        for child in node.children:
-            emit(child, inner)
-        if node.status is not StatusCode.UNSET:
-            started.set_status(Status(node.status))
-        started.end(end_time=next(clock))
-
-    for root in roots:
-        emit(root, Context())
-    return SpanForest(exporter.get_finished_spans())
-
-
-def fails(forest: Any, expected: Any, **options: Any) -> str:
-    with pytest.raises(AssertionError) as raised:
-        assert_trace_tree(forest, expected, **options)
-    return str(raised.value)
-
 
 PIPELINE = make_forest(
     s(

@@ -2,59 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
 from textwrap import dedent
-from typing import Any
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from span_trees import fails, make_forest, s
 
 from pytest_agenttrace._expect import ExpectedTreeError
 from pytest_agenttrace._match import assert_trace_tree, trace_tree_matches
-from pytest_agenttrace._query import SpanForest
 from pytest_agenttrace._render import render_tree
-
-
-@dataclass
-class S:
-    name: str
-    children: tuple[S, ...] = ()
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-
-def s(name: str, *children: S, **attributes: Any) -> S:
-    return S(name, children, attributes)
-
-
-def make_forest(*roots: S) -> SpanForest:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("review")
-    clock = itertools.count(1_000_000, 10)
-
-    def emit(node: S, parent: Context) -> None:
-        started = tracer.start_span(
-            node.name, context=parent, attributes=node.attributes, start_time=next(clock)
-        )
-        for child in node.children:
-            emit(child, trace.set_span_in_context(started, Context()))
-        started.end(end_time=next(clock))
-
-    for root in roots:
-        emit(root, Context())
-    return SpanForest(exporter.get_finished_spans())
-
-
-def failure(forest: Any, expected: Any, **options: Any) -> str:
-    with pytest.raises(AssertionError) as raised:
-        assert_trace_tree(forest, expected, **options)
-    return str(raised.value)
 
 
 def pasted_tree(message: str) -> str:
@@ -107,7 +62,7 @@ def test_global_ordered_rejects_descendant_lines_up_front() -> None:
 
 def test_ordered_failure_names_the_trailing_extra_not_the_order() -> None:
     forest = make_forest(s("root", s("a"), s("x"), s("b"), s("c")))
-    message = failure(forest, "root [ordered]\n  a\n  ...\n  b")
+    message = fails(forest, "root [ordered]\n  a\n  ...\n  b")
     # "a, b" is the order they have: the message must show where `...` may match
     # (the trailing `c` is outside it), and place the unlisted spans in the tree.
     assert "children not in the expected order: a, ..., b" in message
@@ -117,13 +72,13 @@ def test_ordered_failure_names_the_trailing_extra_not_the_order() -> None:
 
 def test_ordered_failure_tree_keeps_ellipsis_in_place_so_it_pastes_back() -> None:
     forest = make_forest(s("root", s("a"), s("x"), s("b"), s("a")))
-    message = failure(forest, "root [ordered]\n  a\n  ...\n  b")
+    message = fails(forest, "root [ordered]\n  a\n  ...\n  b")
     assert trace_tree_matches(forest, pasted_tree(message))
 
 
 def test_global_ordered_roots_out_of_order_show_a_difference() -> None:
     forest = make_forest(s("first"), s("second"))
-    message = failure(forest, "second\nfirst", ordered=True)
+    message = fails(forest, "second\nfirst", ordered=True)
     assert "(0 differences)" not in message
     assert "✗" in message
 
@@ -133,7 +88,7 @@ def test_global_ordered_roots_out_of_order_show_a_difference() -> None:
 
 def test_count_difference_is_kept_for_a_span_paired_by_name() -> None:
     forest = make_forest(s("root", s("retry", ok=False)))
-    message = failure(forest, "root\n  retry {ok: true} [x2]")
+    message = fails(forest, "root\n  retry {ok: true} [x2]")
     assert "count: expected x2, got 1" in message
     assert "(2 differences)" in message
 
@@ -193,6 +148,6 @@ def test_tree_with_a_name_paired_span_beside_ellipsis_pastes_back() -> None:
     # Both retries failed: hiding the second under `...` would make the pasted
     # `retry {ok: false}` line count two spans, so both are shown under the line.
     forest = make_forest(s("agent", s("retry", ok=False), s("retry", ok=False)))
-    message = failure(forest, "agent\n  retry {ok: true}\n  ...")
+    message = fails(forest, "agent\n  retry {ok: true}\n  ...")
     assert "retry {ok: false} [x2]" in message
     assert trace_tree_matches(forest, pasted_tree(message))

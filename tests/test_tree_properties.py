@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
+from span_trees import Node, emit
 
 from pytest_agenttrace._expect import format_expected, parse_expected
 from pytest_agenttrace._match import _Flow, assert_trace_tree, trace_tree_matches
-from pytest_agenttrace._query import SpanForest
 from pytest_agenttrace._render import render_tree
 
 NAMES = ["a", "b", "llm_call", "GET /users/{id}", "chat model", "x[1]*"]
@@ -28,15 +23,6 @@ VALUES = st.one_of(
     st.booleans(),
     st.lists(st.sampled_from(["p", "q"]), min_size=1, max_size=2).map(tuple),
 )
-
-
-@dataclass
-class Node:
-    name: str
-    kind: SpanKind
-    status: StatusCode
-    attributes: dict[str, Any]
-    children: list[Node] = field(default_factory=list)
 
 
 def nodes(depth: int) -> st.SearchStrategy[Node]:
@@ -52,32 +38,6 @@ def nodes(depth: int) -> st.SearchStrategy[Node]:
 
 
 FORESTS = st.lists(nodes(3), min_size=1, max_size=2)
-
-
-def emit(roots: list[Node]) -> SpanForest:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("properties")
-    clock = itertools.count(1_000_000, 10)
-
-    def visit(node: Node, parent: Context) -> None:
-        started = tracer.start_span(
-            node.name,
-            context=parent,
-            kind=node.kind,
-            attributes=node.attributes,
-            start_time=next(clock),
-        )
-        for child in node.children:
-            visit(child, trace.set_span_in_context(started, Context()))
-        if node.status is not StatusCode.UNSET:
-            started.set_status(Status(node.status))
-        started.end(end_time=next(clock))
-
-    for root in roots:
-        visit(root, Context())
-    return SpanForest(exporter.get_finished_spans())
 
 
 def all_nodes(roots: list[Node]) -> list[Node]:
