@@ -41,16 +41,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SUITE_OPTIONS] = suite_options(config)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A marked test gets its capture even without asking for the fixture: otherwise
-    # @pytest.mark.agenttrace(strict=True) would silently check nothing.
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    suite = config.stash[_SUITE_OPTIONS]
+    # A bad marker stops the run before any test does, like a bad ini value. Not in
+    # an xdist worker, where a UsageError becomes an INTERNALERROR: there the
+    # fixture fails the marked test with the same message instead.
+    validate = not hasattr(config, "workerinput")
     for item in items:
+        if item.get_closest_marker("agenttrace") is None:
+            continue
+        if validate:
+            options_for_test(item, suite)
+        # A marked test gets its capture even without asking for the fixture: otherwise
+        # @pytest.mark.agenttrace(strict=True) would silently check nothing.
         names = getattr(item, "fixturenames", None)
-        if (
-            isinstance(names, list)
-            and "agenttrace" not in names
-            and item.get_closest_marker("agenttrace") is not None
-        ):
+        if isinstance(names, list) and "agenttrace" not in names:
             names.append("agenttrace")
 
 
@@ -59,10 +64,13 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[AgentTrace]:
     """A fresh capture of the OpenTelemetry spans this test produces."""
     from ._capture import start_capture
 
+    bad_marker: str | None = None
     try:
         options = options_for_test(request.node, request.config.stash[_SUITE_OPTIONS])
     except pytest.UsageError as error:  # the marker's fault, not the plugin's: no traceback
-        pytest.fail(str(error), pytrace=False)
+        bad_marker = str(error)
+    if bad_marker is not None:  # failed outside the except: no "During handling of..."
+        pytest.fail(bad_marker, pytrace=False)
     capture = start_capture(options)
     request.node.stash[_CAPTURE] = capture
     request.node.stash[_TEST_OPTIONS] = options

@@ -91,9 +91,9 @@ def test_unknown_marker_argument_is_a_usage_error_naming_valid_ones(
         )
     )
     result = pytester.runpytest()
-    assert result.ret != 0
-    result.stdout.fnmatch_lines(
-        ["*unknown @pytest.mark.agenttrace argument 'reprot'. Valid arguments: *report*"]
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: *unknown @pytest.mark.agenttrace argument 'reprot'. Valid arguments: *report*"]
     )
 
 
@@ -110,7 +110,8 @@ def test_bad_marker_value_names_the_valid_values(pytester: pytest.Pytester) -> N
         )
     )
     result = pytester.runpytest()
-    result.stdout.fnmatch_lines(
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
         ["*@pytest.mark.agenttrace(report=...): 'sometimes' is not one of: failed, always, never"]
     )
 

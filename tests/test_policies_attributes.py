@@ -343,7 +343,8 @@ def test_max_spans_per_trace_bad_marker_value(pytester: pytest.Pytester) -> None
         )
     )
     result = pytester.runpytest()
-    result.stdout.fnmatch_lines(
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
         ["*@pytest.mark.agenttrace(max_spans_per_trace=...): 'lots' is not a whole number*"]
     )
 

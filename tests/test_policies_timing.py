@@ -170,7 +170,8 @@ def test_timeout_budgets_bad_marker_value(pytester: pytest.Pytester) -> None:
         )
     )
     result = pytester.runpytest()
-    result.stdout.fnmatch_lines(["*timeout_budgets=...): 'fraud_check': 'soon' is not a duration*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*timeout_budgets=...): 'fraud_check': 'soon' is not a duration*"])
 
 
 # -- durations --------------------------------------------------------------------------

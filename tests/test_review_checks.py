@@ -375,5 +375,5 @@ def test_marker_values_that_would_be_silently_wrong_are_rejected(
         )
     )
     result = pytester.runpytest()
-    assert result.ret != 0
-    result.stdout.fnmatch_lines([expected])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])

@@ -33,3 +33,27 @@ def test_captures_are_per_test_under_xdist(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=8, failed=1)
     result.stdout.fnmatch_lines(["*- Captured agenttrace call -*", "evidence"], consecutive=True)
+
+
+def test_bad_marker_under_xdist_is_a_clean_test_error(pytester: pytest.Pytester) -> None:
+    # Without xdist a bad marker is a usage error; in a worker that would be an
+    # INTERNALERROR, so the marked test fails with the same message instead.
+    pytester.makepyfile(
+        dedent(
+            """
+            import pytest
+
+            @pytest.mark.agenttrace(reprot="never")
+            def test_marked():
+                pass
+
+            def test_other():
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*unknown @pytest.mark.agenttrace argument 'reprot'*"])
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    result.stdout.no_fnmatch_line("*During handling*")
