@@ -79,9 +79,13 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def first_match(rules: Sequence[tuple[str, Any]], name: str) -> tuple[str, Any] | None:
-    """The first (pattern, value) rule whose glob matches the span name."""
-    for pattern, value in rules:
+def matching_rule(rules: Sequence[tuple[str, Any]], name: str) -> tuple[str, Any] | None:
+    """The LAST (pattern, value) rule whose glob matches the span name.
+
+    As in .gitignore: write the general rules first and the specific ones after,
+    so `{"execute_tool *": 10, "execute_tool search": 1}` caps search at 1.
+    """
+    for pattern, value in reversed(rules):
         if name_matches(pattern, name):
             return pattern, value
     return None

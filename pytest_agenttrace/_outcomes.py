@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from opentelemetry.trace import StatusCode
 
-from ._findings import docs, message, where
-from ._query import CapturedSpan, name_matches
+from ._findings import docs, matching_rule, message, where
+from ._query import CapturedSpan
 
 # Attributes that count the retries before an attempt. `http.request.resend_count` is
 # the OpenTelemetry semantic convention (HTTP clients); `retry.count` is common in
@@ -171,7 +171,8 @@ def retry_problems(
     """Operations whose retries exceed (or, with exactly, differ from) their limit."""
     bullets = []
     for group in retry_groups(spans):
-        limit = next((n for pattern, n in limits if name_matches(pattern, group.name)), None)
+        rule = matching_rule(limits, group.name)
+        limit = None if rule is None else rule[1]
         if limit is None:
             continue
         wrong = group.retries != limit if exactly else group.retries > limit

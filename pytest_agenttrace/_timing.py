@@ -8,26 +8,30 @@ from collections.abc import Callable, Sequence
 
 from opentelemetry.trace import SpanKind
 
-from ._findings import budget, docs, first_match, message, seconds, where
+from ._findings import budget, docs, matching_rule, message, seconds, where
 from ._query import CapturedSpan
 
 Cost = Callable[[CapturedSpan], float]
 
 
 # -- critical path ---------------------------------------------------------------------
-def critical_path(span: CapturedSpan, cost: Cost) -> tuple[float, list[CapturedSpan]]:
+def critical_path(
+    span: CapturedSpan, cost: Cost, end_of: Callable[[CapturedSpan], int] | None = None
+) -> tuple[float, list[CapturedSpan]]:
     """The heaviest chain of sequential (non-overlapping) finished children.
 
     Children that overlap in time ran concurrently, so only one of them can be
-    on the path; this is weighted interval scheduling, O(n log n).
+    on the path; this is weighted interval scheduling, O(n log n). `end_of`
+    replaces the observed end time (to ask what overlaps in the worst case).
     """
+    end = end_of or (lambda child: child.end_time or 0)
     children = sorted(
         (child for child in span.children if child.end_time is not None),
-        key=lambda child: (child.end_time or 0, child.start_time),
+        key=lambda child: (end(child), child.start_time),
     )
     if not children:
         return 0.0, []
-    ends = [child.end_time or 0 for child in children]
+    ends = [end(child) for child in children]
     best = [0.0] * (len(children) + 1)  # best[i]: heaviest chain among the first i
     take = [False] * len(children)
     previous = [0] * len(children)
@@ -62,7 +66,7 @@ def observed_label(budgets: Sequence[tuple[str, float]], depth: int = 3) -> Call
 
     def label(span: CapturedSpan, level: int = 0) -> str:
         text = f"{span.name} {seconds(observed(span))}"
-        rule = first_match(budgets, span.name)
+        rule = matching_rule(budgets, span.name)
         if rule is not None:
             text += f" (budget {budget(rule[1])})"
         if level < depth:
@@ -116,15 +120,41 @@ def duration_problem(
 
 # -- timeout budgets ----------------------------------------------------------------------
 def budget_problems(
-    spans: Sequence[CapturedSpan], budgets: Sequence[tuple[str, float]]
+    spans: Sequence[CapturedSpan],
+    budgets: Sequence[tuple[str, float]],
+    origin_of: Callable[[CapturedSpan], object] | None = None,
 ) -> list[str]:
-    """Spans over their own budget, and parents whose children's budgets cannot fit in theirs."""
+    """Spans over their own budget, and parents whose children's budgets cannot fit in theirs.
+
+    `origin_of` gives the thread/task each span started in. A child started in
+    its parent's thread and task was awaited in turn; one started elsewhere (a
+    gathered task, a pool thread) was spawned, and in the worst case keeps
+    running for its whole budget beside the siblings that started after it.
+    """
     if not budgets:
         return []
 
     def budget_of(span: CapturedSpan) -> float | None:
-        rule = first_match(budgets, span.name)
+        rule = matching_rule(budgets, span.name)
         return None if rule is None else rule[1]
+
+    def spawned(child: CapturedSpan) -> bool:
+        parent = child.parent
+        return (
+            origin_of is not None
+            and parent is not None
+            and origin_of(child) is not None
+            and origin_of(child) != origin_of(parent)
+        )
+
+    def worst_end(child: CapturedSpan) -> int:
+        observed_end = child.end_time or 0
+        if not spawned(child):
+            return observed_end
+        return max(observed_end, child.start_time + int(worst(child) * 1e9))
+
+    def worst_path(span: CapturedSpan) -> tuple[float, list[CapturedSpan]]:
+        return critical_path(span, worst, worst_end)
 
     worst_memo: dict[int, float] = {}
 
@@ -137,7 +167,7 @@ def budget_problems(
                 worst_memo[key] = own
             else:
                 seen, _ = critical_path(span, observed)
-                allowed, _ = critical_path(span, worst)
+                allowed, _ = worst_path(span)
                 worst_memo[key] = max(observed(span) - seen, 0.0) + allowed
         return worst_memo[key]
 
@@ -165,7 +195,7 @@ def budget_problems(
             if path:
                 text += f"; critical path: {describe_path(path, label)}"
             bullets.append(text)
-        allowed, path = critical_path(span, worst)
+        allowed, path = worst_path(span)
         self_time = max(span.duration - critical_path(span, observed)[0], 0.0)
         if allowed + self_time > own and any(budgeted_below(child) for child in path):
             bullets.append(

@@ -337,3 +337,33 @@ def test_span_errors_invalid_value_names_valid_ones(pytester: pytest.Pytester) -
     result.stderr.fnmatch_lines(
         ["*--agenttrace-span-errors: 'sometimes' is not one of: allow, fail*"]
     )
+
+
+def test_max_retries_the_last_matching_rule_wins(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            import pytest
+            from opentelemetry import trace
+
+            def run_search(attempts):
+                tracer = trace.get_tracer("t")
+                with tracer.start_as_current_span("tool_agent"):
+                    for _ in range(attempts):
+                        tracer.start_span("execute_tool search").end()
+
+            @pytest.mark.agenttrace(max_retries={"execute_tool *": 10, "execute_tool search": 1})
+            def test_specific_rule_after_the_general_one_applies(agenttrace):
+                run_search(3)
+
+            @pytest.mark.agenttrace(max_retries={"execute_tool search": 1, "execute_tool *": 10})
+            def test_general_rule_after_the_specific_one_overrides_it(agenttrace):
+                run_search(3)
+            """
+        )
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at teardown of test_specific_rule_after_the_general_one_applies*"]
+    )

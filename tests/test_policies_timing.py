@@ -6,6 +6,8 @@ Span timings are simulated (start_time=/end_time= in nanoseconds), so the
 
 from __future__ import annotations
 
+import asyncio
+import time
 from textwrap import dedent
 
 import pytest
@@ -498,3 +500,45 @@ def test_spans_ended_before_teardown_are_not_reported(pytester: pytest.Pytester)
     )
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
+
+
+# -- concurrency and rule order ----------------------------------------------------------
+def _agent_pair(tracer: trace.Tracer, *, concurrent: bool) -> None:
+    async def agent(name: str) -> None:
+        with tracer.start_as_current_span(name):
+            pass  # finishes before the other starts: no overlap in the timestamps
+
+    async def orchestrate() -> None:
+        with tracer.start_as_current_span("orchestrator"):
+            if concurrent:
+                await asyncio.gather(agent("tools"), agent("retrieval"))
+            else:
+                await agent("tools")
+                await agent("retrieval")
+
+    asyncio.run(orchestrate())
+
+
+BUDGETS = {"orchestrator": 3, "tools": 2, "retrieval": 2}
+
+
+def test_gathered_agents_are_not_chained_even_when_their_timestamps_do_not_overlap(
+    agenttrace: AgentTrace,
+) -> None:
+    # Each agent ran in its own task: in the worst case both run for 2 s side by side.
+    _agent_pair(agenttrace.tracer, concurrent=True)
+    agenttrace.assert_timeout_budgets(BUDGETS)
+
+
+def test_awaited_agents_are_chained(agenttrace: AgentTrace) -> None:
+    _agent_pair(agenttrace.tracer, concurrent=False)
+    with pytest.raises(AssertionError, match="the budgets below it allow 4.00 s"):
+        agenttrace.assert_timeout_budgets(BUDGETS)
+
+
+def test_the_last_matching_budget_rule_wins(agenttrace: AgentTrace) -> None:
+    with agenttrace.tracer.start_as_current_span("invoke_agent tools"):
+        time.sleep(0.002)
+    agenttrace.assert_timeout_budgets({"invoke_agent tools": 1e-6, "invoke_agent *": 10})
+    with pytest.raises(AssertionError, match="invoke_agent tools.*over its 1e-06 s budget"):
+        agenttrace.assert_timeout_budgets({"invoke_agent *": 10, "invoke_agent tools": 1e-6})
