@@ -99,8 +99,13 @@ def span_count_problem(
     at_most: int | None,
     at_least: int | None,
 ) -> str | None:
+    __tracebackhide__ = True
     if exactly is None and at_most is None and at_least is None:
         raise TypeError("assert_span_count() needs exactly=, at_most= or at_least=")
+    if exactly is not None and (at_most is not None or at_least is not None):
+        raise TypeError("assert_span_count(): exactly= cannot be combined with at_most=/at_least=")
+    if at_most is not None and at_least is not None and at_least > at_most:
+        raise TypeError(f"assert_span_count(): at_least={at_least} is above at_most={at_most}")
     count = len(spans)
     if exactly is not None and count != exactly:
         bound = f"exactly {exactly}"

@@ -28,6 +28,8 @@ _PROVIDER_OVERRIDE = "Overriding of current TracerProvider is not allowed"
 class AgentTraceWarning(UserWarning):
     """Something in the test's tracing set-up means spans may not be what it expects."""
 
+    __module__ = "pytest_agenttrace"  # as reports print it: the public, importable name
+
 
 class _OTelLogRecorder(logging.Handler):
     """Keeps OpenTelemetry's own warnings and errors raised during the test.
@@ -208,11 +210,12 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
           ``None`` (``False``, ``0``, an empty list) or an AssertionError means
           "not yet"; anything else (``None`` included) is returned, so
           ``wait_for(lambda t: t.assert_tree(...))`` retries a tree assertion;
-        - ``complete=True``: additionally, every span started so far has ended
-          (no agent is still working), which a root-present check cannot tell.
+        - ``complete=True``: additionally (or, given alone, only), every span
+          started so far has ended (no agent is still working), which a
+          root-present check cannot tell.
         """
         __tracebackhide__ = True
-        check = _build_condition(condition, name, count)
+        check = _build_condition(condition, name, count, complete)
         deadline = time.monotonic() + timeout
         last_error: AssertionError | None = None
         while True:
@@ -244,10 +247,12 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
             wanted = f"{getattr(condition, '__name__', 'condition')}() to hold"
         elif name is not None:
             wanted = f"{count or 1} finished span(s) matching {describe_query(name)}"
-        else:
+        elif count is not None:
             wanted = f"{count} finished span(s)"
+        else:
+            wanted = ""
         if complete:
-            wanted += " and every started span to end"
+            wanted += " and every started span to end" if wanted else "every started span to end"
         open_spans = self.unfinished
         lines = [
             f"wait_for() timed out after {timeout:g} s waiting for {wanted}.",
@@ -274,14 +279,18 @@ def _build_condition(
     condition: Callable[[AgentTrace], Any] | None,
     name: NamePattern | None,
     count: int | None,
+    complete: bool,
 ) -> Callable[[AgentTrace], Any]:
+    __tracebackhide__ = True
     given = sum(x is not None for x in (condition, name)) + (
         count is not None and name is None
     )
+    if given == 0 and complete:
+        return lambda capture: capture.spans  # only "every started span has ended"
     if given != 1:
         raise TypeError(
             "wait_for() takes exactly one of: a condition callable, name= (optionally "
-            "with count=), or count= alone"
+            "with count=), or count= alone; or complete=True alone"
         )
     if condition is not None:
 

@@ -49,6 +49,8 @@ VALID_FLAGS = (
 class ExpectedTreeError(ValueError):
     """A malformed expectation (text or builder); the message says where and why."""
 
+    __module__ = "pytest_agenttrace"  # as reports print it: the public, importable name
+
 
 @dataclass(eq=False)
 class ExpectedSpan:
@@ -97,6 +99,7 @@ def span(
     descendant: bool = False,
 ) -> ExpectedSpan:
     """Build an expected span; `...` among `children` allows further unlisted children."""
+    __tracebackhide__ = True
     if not isinstance(name, (str, re.Pattern)):
         raise ExpectedTreeError(f"span(): name must be a str or re.Pattern, got {name!r}")
     listed, gaps = _split_children(children, f"span({name!r})")
@@ -120,6 +123,7 @@ def span(
 def _split_children(
     children: Iterable[Any], where: str
 ) -> tuple[list[ExpectedSpan], tuple[int, ...]]:
+    __tracebackhide__ = True
     listed: list[ExpectedSpan] = []
     gaps: list[int] = []
     for position, child in enumerate(children):
@@ -136,6 +140,7 @@ def _split_children(
 
 
 def _count_range(count: CountSpec | None, where: str) -> tuple[int, int | None]:
+    __tracebackhide__ = True
     high: int | None
     if count is None:
         return 1, 1
@@ -170,6 +175,7 @@ def _count_problem(low: int, high: int | None) -> str | None:
 
 
 def _checked_attributes(attributes: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+    __tracebackhide__ = True
     if attributes is None:
         return {}
     if not isinstance(attributes, Mapping):
@@ -181,6 +187,7 @@ def _checked_attributes(attributes: Mapping[str, Any] | None, where: str) -> dic
 
 
 def _builder_value(convert: Any, value: Any, argument: str, name: NamePattern) -> Any:
+    __tracebackhide__ = True
     if value is None:
         return None
     try:
@@ -385,6 +392,9 @@ class _Parser:
         )
 
 
+_JSON_HINT = ' (values are JSON: "text", 42, true, ["a", "b"]; or * for any value)'
+
+
 class _LineScanner:
     """Reads one line's content left to right, keeping the column for errors."""
 
@@ -415,11 +425,11 @@ class _LineScanner:
         self.skip_spaces()
         return self.peek() in ("", "#")
 
-    def json_value(self, what: str) -> Any:
+    def json_value(self, what: str, hint: str = "") -> Any:
         try:
             value, end = json.JSONDecoder().raw_decode(self.text, self.position)
         except json.JSONDecodeError as error:
-            raise self.error(f"invalid {what}: {error.msg}", error.pos) from None
+            raise self.error(f"invalid {what}: {error.msg}{hint}", error.pos) from None
         self.position = end
         return value
 
@@ -461,7 +471,10 @@ class _LineScanner:
             if not self.take(":"):
                 raise self.error(f"expected ':' after attribute key {key!r}")
             self.skip_spaces()
-            found[key] = PRESENT if self.take("*") else self.json_value("attribute value")
+            if self.take("*"):
+                found[key] = PRESENT
+            else:
+                found[key] = self.json_value("attribute value", _JSON_HINT)
             self.skip_spaces()
             if self.take("}"):
                 return found

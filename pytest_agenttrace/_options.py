@@ -8,6 +8,7 @@ a setting is adding a field.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -308,9 +309,11 @@ def options_for_test(item: pytest.Item, suite: AgentTraceOptions) -> AgentTraceO
             )
         for key, value in marker.kwargs.items():
             if key not in fields:
+                close = difflib.get_close_matches(key, fields, n=1)
+                suggestion = f" Did you mean {close[0]!r}?" if close else ""
                 raise pytest.UsageError(
-                    f"{item.nodeid}: unknown @pytest.mark.agenttrace argument {key!r}. "
-                    f"Valid arguments: {', '.join(fields)}"
+                    f"{item.nodeid}: unknown @pytest.mark.agenttrace argument {key!r}."
+                    f"{suggestion} Valid arguments: {', '.join(fields)}"
                 )
             if key not in values:
                 values[key] = _parse(

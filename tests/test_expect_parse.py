@@ -202,7 +202,8 @@ def test_format_expected_round_trips() -> None:
         ),
         (
             "a {x: }",
-            "line 1, column 7: invalid attribute value: Expecting value\n    a {x: }\n          ^",
+            "line 1, column 7: invalid attribute value: Expecting value (values are JSON: "
+            '"text", 42, true, ["a", "b"]; or * for any value)\n    a {x: }\n          ^',
         ),
         ("  a\nb", "line 1, column 3: unexpected indentation of the first line\n      a\n      ^"),
         ("a\n\tb", "line 2, column 1: tab in indentation; indent with spaces\n    \tb\n    ^"),

@@ -93,7 +93,10 @@ def test_unknown_marker_argument_is_a_usage_error_naming_valid_ones(
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: *unknown @pytest.mark.agenttrace argument 'reprot'. Valid arguments: *report*"]
+        [
+            "ERROR: *unknown @pytest.mark.agenttrace argument 'reprot'. "
+            "Did you mean 'report'? Valid arguments: *report*"
+        ]
     )
 
 

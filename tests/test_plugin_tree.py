@@ -101,11 +101,30 @@ def test_malformed_expectation_names_line_and_column(pytester: pytest.Pytester) 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E       pytest_agenttrace._expect.ExpectedTreeError: line 3, column 28: "
+            "E       pytest_agenttrace.ExpectedTreeError: line 3, column 28: "
             "unknown flag 'clinet'; valid flags: internal, server, client, *",
             "E  *  retrieval_agent ?clinet?",
             "E  *                  ^",
         ],
         consecutive=True,
+    )
+    result.stdout.no_fnmatch_line("*_expect.py*")
+
+
+def test_builder_errors_show_the_users_line_not_the_builders(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            from pytest_agenttrace import span
+
+            def test_pipeline(agenttrace):
+                agenttrace.assert_tree(span("root", span("child", status="failed")))
+            """
+        )
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["E       pytest_agenttrace.ExpectedTreeError: span('child'): status=: *failed*"]
     )
     result.stdout.no_fnmatch_line("*_expect.py*")

@@ -6,6 +6,7 @@ from textwrap import dedent
 
 import pytest
 
+from pytest_agenttrace import AgentTrace
 from pytest_agenttrace._options import attribute_rules, budget_map, retry_limits, seconds
 
 AGENTS = dedent(
@@ -367,3 +368,11 @@ def test_setting_parsers() -> None:
     for bad, parse in [("x: soon", budget_map), ("{1", budget_map), ("x: -1", retry_limits)]:
         with pytest.raises(ValueError):
             parse(bad)
+
+
+def test_assert_span_count_rejects_conflicting_bounds(agenttrace: AgentTrace) -> None:
+    agenttrace.tracer.start_span("x").end()
+    with pytest.raises(TypeError, match="exactly= cannot be combined with at_most="):
+        agenttrace.assert_span_count("x", exactly=1, at_most=0)
+    with pytest.raises(TypeError, match="at_least=3 is above at_most=2"):
+        agenttrace.assert_span_count("x", at_least=3, at_most=2)

@@ -97,3 +97,21 @@ def test_wait_for_needs_exactly_one_condition(agenttrace: AgentTrace) -> None:
 def test_zero_means_not_yet(agenttrace: AgentTrace) -> None:
     later(0.05, lambda: tracer.start_span("late").end())
     assert agenttrace.wait_for(lambda t: len(t.find("late")), timeout=5) == 1
+
+
+def test_complete_alone_waits_for_every_open_span(agenttrace: AgentTrace) -> None:
+    with tracer.start_as_current_span("orchestrator"):
+        agent = tracer.start_span("agent")
+    later(0.05, agent.end)
+    spans = agenttrace.wait_for(complete=True, timeout=5)
+    assert [span.name for span in spans] == ["orchestrator", "agent"]
+
+
+def test_complete_alone_times_out_naming_the_open_span(agenttrace: AgentTrace) -> None:
+    hung = tracer.start_span("agent C")
+    with pytest.raises(AssertionError) as error:
+        agenttrace.wait_for(complete=True, timeout=0.02)
+    hung.end()
+    assert str(error.value).startswith(
+        "wait_for() timed out after 0.02 s waiting for every started span to end."
+    )
