@@ -173,7 +173,7 @@ class Analysis:
             return "started right after an extract() that found no usable context"
         enclosing = self.enclosing_span(root, test_thread_only=True)
         if enclosing is not None and not self._busy_before(root, enclosing):
-            return self._worker_reason(root, enclosing)
+            return self.worker_reason(root, enclosing)
         return None
 
     def senders_before(self, root: CapturedSpan) -> list[CapturedSpan]:
@@ -233,7 +233,7 @@ class Analysis:
             for span in self.forest.spans
         )
 
-    def _worker_reason(self, root: CapturedSpan, enclosing: CapturedSpan) -> str:
+    def worker_reason(self, root: CapturedSpan, enclosing: CapturedSpan) -> str:
         origin = self.origin(root)
         where = origin.describe() if origin else "another thread"
         other = self.origin(enclosing)
@@ -251,7 +251,7 @@ class Analysis:
         if reason is None:
             enclosing = self.enclosing_span(root, test_thread_only=False)
             if enclosing is not None:
-                reason = self._worker_reason(root, enclosing)
+                reason = self.worker_reason(root, enclosing)
         if reason is None:
             extract = self.extract_before(root)
             if extract is None:

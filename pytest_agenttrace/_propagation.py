@@ -348,6 +348,7 @@ class PropagationChecks:
             + (f" (via={via!r})" if via else "")
             + ":"
         ]
+        lost_in_worker = False
         if by_link and via == "parent":
             lines.append("- the consumer is reached only through a span link, not as a descendant")
         elif by_tree and via == "link":
@@ -359,15 +360,27 @@ class PropagationChecks:
                 f"or its ancestors{_links_story(target)}"
             )
             root = (target.ancestors() or [target])[-1]
-            for line in analysis.spy_evidence(root, source):
-                lines.append(f"- propagator spy: {line}")
-        lines += [
-            "",
-            "Inject inside the producer span (propagate.inject(carrier)) and start the "
-            "consumer with context=propagate.extract(carrier) (parent-child) or "
-            "links=[trace.Link(extracted_span_context)] (span link). See "
-            f"{DOCS}#assert_propagated",
-        ]
+            enclosing = None
+            if root.parent_span_id is None and not analysis.extract_before(root):
+                enclosing = analysis.enclosing_span(root, test_thread_only=False)
+            if enclosing is not None:  # a thread/task hop: the spy has nothing to say
+                lost_in_worker = True
+                lines.append(f"- broken hop: {analysis.worker_reason(root, enclosing)}")
+            else:
+                for line in analysis.spy_evidence(root, source):
+                    lines.append(f"- propagator spy: {line}")
+        if lost_in_worker:
+            fix = (
+                "Carry the context into the worker: submit contextvars.copy_context().run "
+                "with the function (thread pools and run_in_executor do not copy it)."
+            )
+        else:
+            fix = (
+                "Inject inside the producer span (propagate.inject(carrier)) and start the "
+                "consumer with context=propagate.extract(carrier) (parent-child) or "
+                "links=[trace.Link(extracted_span_context)] (span link)."
+            )
+        lines += ["", f"{fix} See {DOCS}#assert_propagated"]
         raise AssertionError("\n".join(lines))
 
 

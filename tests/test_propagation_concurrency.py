@@ -11,6 +11,8 @@ from textwrap import dedent
 import pytest
 from opentelemetry import trace
 
+from pytest_agenttrace import AgentTrace
+
 tracer = trace.get_tracer("tests.concurrency")
 
 
@@ -178,4 +180,18 @@ def test_thread_pool_context_loss_fails_strict(pytester):
             "",
         ],
         consecutive=True,
+    )
+
+
+def test_assert_propagated_names_the_thread_pool_and_its_fix(agenttrace: AgentTrace) -> None:
+    with tracer.start_as_current_span("orchestrator"), ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: tracer.start_span("tools").end()).result()
+    with pytest.raises(AssertionError) as error:
+        agenttrace.assert_propagated("orchestrator", "tools")
+    lines = str(error.value).splitlines()
+    assert lines[3].startswith("- broken hop: started with no parent in thread ")
+    assert lines[3].endswith("(context not carried into the worker)")
+    assert not any("propagator spy" in line for line in lines)
+    assert lines[-1].startswith(
+        "Carry the context into the worker: submit contextvars.copy_context().run"
     )
