@@ -48,14 +48,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # fixture fails the marked test with the same message instead.
     validate = not hasattr(config, "workerinput")
     for item in items:
-        if item.get_closest_marker("agenttrace") is None:
-            continue
-        if validate:
-            options_for_test(item, suite)
-        # A marked test gets its capture even without asking for the fixture: otherwise
-        # @pytest.mark.agenttrace(strict=True) would silently check nothing.
         names = getattr(item, "fixturenames", None)
-        if isinstance(names, list) and "agenttrace" not in names:
+        marked = item.get_closest_marker("agenttrace") is not None
+        if marked and validate:
+            options_for_test(item, suite)
+        # A marked test, or one using agenttrace_redis, gets its capture even without
+        # asking for the fixture: otherwise @pytest.mark.agenttrace(strict=True) and
+        # the suite's ini policies would silently check nothing. Appended last, it
+        # starts after the other fixtures (a Redis PING is not the test's span).
+        wants_capture = marked or (isinstance(names, list) and "agenttrace_redis" in names)
+        if wants_capture and isinstance(names, list) and "agenttrace" not in names:
             names.append("agenttrace")
 
 

@@ -286,3 +286,26 @@ def test_fixture_skips_without_the_redis_extra(pytester, monkeypatch):
 def test_the_ci_server_is_configured_in_ci():
     if os.environ.get("CI"):
         assert os.environ.get("AGENTTRACE_REDIS_URL"), "CI must run the real-Redis tests"
+
+
+def test_suite_policies_apply_to_tests_that_only_use_agenttrace_redis(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AGENTTRACE_REDIS_URL", raising=False)  # fakeredis is enough here
+    pytester.makeini("[pytest]\nagenttrace_max_retries = 1\n")
+    pytester.makepyfile(
+        dedent(
+            """
+            from opentelemetry import trace
+
+            def test_queue_worker_retries(agenttrace_redis):
+                tracer = trace.get_tracer("t")
+                with tracer.start_as_current_span("worker"):
+                    for _ in range(3):
+                        tracer.start_span("pop job").end()
+            """
+        )
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*retried more than allowed (max_retries)*"])
