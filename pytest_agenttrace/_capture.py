@@ -182,7 +182,15 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
         __tracebackhide__ = True
         from ._match import assert_trace_tree
 
-        assert_trace_tree(self, expected, **options)
+        try:
+            assert_trace_tree(self, expected, **options)
+            return
+        except AssertionError as error:
+            hint = self._broken_hop_hint()
+            if not hint:
+                raise
+            message = f"{error}\n\n{hint}"
+        raise AssertionError(message)  # outside the except: no "During handling of..."
 
     def render(self, style: str = "box") -> str:
         """The captured trees as text (`box` as in reports, `indent` as in expectations)."""

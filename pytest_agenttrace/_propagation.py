@@ -246,6 +246,21 @@ class PropagationChecks:
         ]
         raise AssertionError("\n".join(lines))
 
+    def _broken_hop_hint(self) -> str:
+        """For a failed tree assertion: roots that look like lost context, if any."""
+        analysis = self._analysis()
+        if len(analysis.forest.traces) < 2:
+            return ""
+        hops = [hop for root in analysis.forest.roots if (hop := analysis.explain_fragment(root))]
+        if not hops:
+            return ""
+        lines = [
+            f"The capture holds {len(analysis.forest.traces)} traces; these roots look "
+            f"like hops that lost the context (see assert_single_trace()):"
+        ]
+        lines += [f"- {label(hop.span)}: {hop.reason}" for hop in hops]
+        return "\n".join(lines)
+
     def assert_trace_count(self, expected: int) -> None:
         """Exactly `expected` traces: independent runs must not nest into one another."""
         __tracebackhide__ = True

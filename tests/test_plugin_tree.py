@@ -128,3 +128,40 @@ def test_builder_errors_show_the_users_line_not_the_builders(pytester: pytest.Py
         ["E       pytest_agenttrace.ExpectedTreeError: span('child'): status=: *failed*"]
     )
     result.stdout.no_fnmatch_line("*_expect.py*")
+
+
+def test_tree_failure_points_at_a_lost_context(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            '''
+            from concurrent.futures import ThreadPoolExecutor
+            from opentelemetry import trace
+
+            tracer = trace.get_tracer(__name__)
+
+            def test_pool(agenttrace):
+                with tracer.start_as_current_span("orchestrator"), ThreadPoolExecutor(1) as pool:
+                    pool.submit(lambda: tracer.start_span("tools").end()).result()
+                agenttrace.assert_tree("""
+                    orchestrator
+                      tools
+                """)
+            '''
+        )
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E       tools   # ✗ unexpected span",
+            "E       ",
+            "E       Paste the tree above*",
+            "E       ",
+            "E       The capture holds 2 traces; these roots look like hops that lost the "
+            "context (see assert_single_trace()):",
+            "E       - `tools`: started with no parent in thread * while `orchestrator` was "
+            "active in thread 'MainThread' (context not carried into the worker)",
+        ],
+        consecutive=True,
+    )
+    result.stdout.no_fnmatch_line("*During handling*")
