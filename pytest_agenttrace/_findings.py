@@ -89,3 +89,11 @@ def matching_rule(rules: Sequence[tuple[str, Any]], name: str) -> tuple[str, Any
         if name_matches(pattern, name):
             return pattern, value
     return None
+
+
+def collapse_repeats(bullets: Sequence[str]) -> list[str]:
+    """Identical bullets once each, with a count: five identical retries are one line."""
+    counts: dict[str, int] = {}
+    for bullet in bullets:
+        counts[bullet] = counts.get(bullet, 0) + 1
+    return [bullet if n == 1 else f"{bullet} (x{n})" for bullet, n in counts.items()]

@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry.trace import StatusCode
 
-from ._findings import docs, message, where
+from ._findings import collapse_repeats, docs, message, where
 from ._query import CapturedSpan, NamePattern, name_matches
 
 LEVELS = ("required", "recommended")
@@ -162,8 +162,8 @@ def genai_problems(
         failures.append(
             message(
                 f"{len(bullets)} of {checked} GenAI span(s) break the OpenTelemetry GenAI "
-                f"semantic conventions (level {level}){source}:",
-                bullets,
+                f"semantic conventions {source.strip() or f'(level {level})'}:",
+                collapse_repeats(bullets),
                 pointer,
             )
         )
@@ -173,7 +173,7 @@ def genai_problems(
             message(
                 f"{len(note_bullets)} GenAI span(s) use deprecated attribute names "
                 f"(accepted; genai_deprecated='fail' rejects them, 'allow' silences this):",
-                note_bullets,
+                collapse_repeats(note_bullets),
                 pointer,
             )
         )

@@ -92,8 +92,7 @@ POINTER = (
 )
 
 BROKEN = [
-    "6 of 6 GenAI span(s) break the OpenTelemetry GenAI semantic conventions (level required)"
-    "{source}:",
+    "6 of 6 GenAI span(s) break the OpenTelemetry GenAI semantic conventions {source}:",
     "- invoke_agent planner: missing gen_ai.provider.name (required)",
     "- chat gpt-4o under invoke_agent planner: missing gen_ai.request.model (conditionally "
     "required: the span name says 'gpt-4o'); span kind is server, expected client or internal",
@@ -143,7 +142,7 @@ def test_assert_genai_conventions_lists_every_broken_span(pytester: pytest.Pytes
     )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    lines = [line.format(source="") for line in BROKEN]
+    lines = [line.format(source="(level required)") for line in BROKEN]
     result.stdout.fnmatch_lines(_e(lines), consecutive=True)
 
 
@@ -265,7 +264,7 @@ def test_genai_deprecated_setting_marker_ini_and_command_line(pytester: pytest.P
     result.stdout.fnmatch_lines(
         [
             "1 of 2 GenAI span(s) break the OpenTelemetry GenAI semantic conventions "
-            "(level required) (genai_conventions = required):",
+            "(genai_conventions = required):",
             "- chat gpt-4o under invoke_agent planner: uses deprecated gen_ai.system instead of "
             "gen_ai.provider.name (renamed in semantic conventions 1.37.0)",
         ],
@@ -297,7 +296,7 @@ def test_genai_conventions_marker(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest()
     result.assert_outcomes(passed=3, errors=1)
-    lines = [line.format(source=" (genai_conventions = required)") for line in BROKEN]
+    lines = [line.format(source="(genai_conventions = required)") for line in BROKEN]
     result.stdout.fnmatch_lines(lines, consecutive=True)
 
 
@@ -306,7 +305,7 @@ def test_genai_conventions_ini(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(GENAI + "\ndef test_it(agenttrace):\n    broken_agent_run()\n")
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, errors=1)
-    lines = [line.format(source=" (genai_conventions = required)") for line in BROKEN]
+    lines = [line.format(source="(genai_conventions = required)") for line in BROKEN]
     result.stdout.fnmatch_lines(lines, consecutive=True)
 
 
@@ -314,7 +313,7 @@ def test_genai_conventions_command_line(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(GENAI + "\ndef test_it(agenttrace):\n    broken_agent_run()\n")
     result = pytester.runpytest("--agenttrace-genai-conventions=required")
     result.assert_outcomes(passed=1, errors=1)
-    lines = [line.format(source=" (genai_conventions = required)") for line in BROKEN]
+    lines = [line.format(source="(genai_conventions = required)") for line in BROKEN]
     result.stdout.fnmatch_lines(lines, consecutive=True)
 
 
@@ -394,3 +393,19 @@ def test_pydantic_ai_agent_spans(agenttrace: AgentTrace) -> None:
             "(level required):",
             "- invoke_agent weather_agent: missing gen_ai.provider.name (required)",
         ]
+
+
+def test_identical_findings_are_reported_once_with_a_count(agenttrace: AgentTrace) -> None:
+    tracer = agenttrace.tracer
+    with tracer.start_as_current_span(
+        "invoke_agent tools",
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": "openai"},
+    ):
+        for _ in range(3):  # three retries of the same broken tool call
+            tracer.start_span("execute_tool search").end()
+    with pytest.raises(AssertionError) as error:
+        agenttrace.assert_genai_conventions("execute_tool *")
+    bullets = [line for line in str(error.value).splitlines() if line.startswith("- ")]
+    assert len(bullets) == 1
+    assert bullets[0].startswith("- execute_tool search under invoke_agent tools: ")
+    assert bullets[0].endswith(" (x3)")
