@@ -324,7 +324,10 @@ class SpanQueries:
             near = self._near_misses(name)
             if near:
                 lines.append("Near misses:")
-                lines += [f"- {span.describe()}" for span in near]
+                lines += [
+                    f"- {span.describe()}{_why_not(span, kind, status, attributes)}"
+                    for span in near
+                ]
             else:
                 lines.append(f"Captured {len(self.spans)} span(s); none is close.")
         raise AssertionError("\n".join(lines))
@@ -384,6 +387,26 @@ class SpanForest(SpanQueries):
             return span
         context = span.context
         return None if context is None else self.get(context.trace_id, context.span_id)
+
+def _why_not(
+    span: CapturedSpan,
+    kind: SpanKind | str | None,
+    status: StatusCode | str | None,
+    attributes: Mapping[str, Any] | None,
+) -> str:
+    """` -- kind: expected client, got internal; user.id: missing` for a near miss."""
+    reasons = []
+    if kind is not None and span.kind is not to_kind(kind):
+        reasons.append(f"kind: expected {to_kind(kind).name.lower()}, got {span.kind.name.lower()}")
+    if status is not None and span.status is not to_status(status):
+        reasons.append(
+            f"status: expected {to_status(status).name.lower()}, got {span.status.name.lower()}"
+        )
+    for key, want, got in attribute_mismatches(attributes or {}, span.attributes):
+        got_text = "missing" if got is MISSING else f"expected {want!r}, got {got!r}"
+        reasons.append(f"{key}: {got_text}")
+    return " -- " + "; ".join(reasons) if reasons else ""
+
 
 def describe_query(
     name: NamePattern | None = None,

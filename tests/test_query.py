@@ -86,7 +86,7 @@ def test_one_with_attributes_that_differ_shows_the_same_named_spans(
         "Expected exactly one span matching (name='process_document', "
         "attributes={'document.id': '41'}), found none.",
         "Near misses:",
-        "- process_document {document.id: '42'}",
+        "- process_document {document.id: '42'} -- document.id: expected '41', got '42'",
     ]
 
 
@@ -118,3 +118,13 @@ def test_attribute_matchers_compare_with_eq_and_lists_match_tuples(
         pass
     assert agenttrace.find(attributes={"n": Positive(), "tags": ["a", "b"]})
     assert agenttrace.find(attributes={"n": Exploding()}) == []
+
+
+def test_near_misses_say_what_differs(agenttrace: AgentTrace) -> None:
+    run_pipeline()
+    with pytest.raises(AssertionError) as error:
+        agenttrace.one("POST", kind="server", attributes={"user.id": "u1"})
+    assert str(error.value).splitlines()[2] == (
+        "- POST [client] {http.response.status_code: 200} -- kind: expected server, got client; "
+        "user.id: missing"
+    )
