@@ -345,7 +345,19 @@ class _Parser:
                 node.attributes = scanner.attributes()
                 seen_attributes = True
             elif scanner.peek() == "[" and not seen_flags:
-                self._apply_flags(node, scanner.flags())
+                glued_at = scanner.position if scanner.glued_name is not None else None
+                try:
+                    flags = scanner.flags()
+                except ExpectedTreeError:
+                    if glued_at is None:
+                        raise
+                    flags = None
+                if glued_at is not None and (
+                    flags is None or not all(_is_flag_word(flag) for _, flag in flags)
+                ):
+                    raise scanner.glued_error(glued_at)
+                assert flags is not None
+                self._apply_flags(node, flags)
                 seen_flags = True
             else:
                 raise scanner.error("unexpected text; a line is: name {attributes} [flags]")
@@ -392,6 +404,16 @@ class _Parser:
         )
 
 
+def _is_flag_word(flag: str) -> bool:
+    word = flag.lower()
+    return (
+        word in KIND_NAMES
+        or word in STATUS_NAMES
+        or word == "ordered"
+        or COUNT_FLAG.fullmatch(word) is not None
+    )
+
+
 _JSON_HINT = ' (values are JSON: "text", 42, true, ["a", "b"]; or * for any value)'
 
 
@@ -402,6 +424,7 @@ class _LineScanner:
         self.text = text
         self.position = position
         self._fail = fail
+        self.glued_name: str | None = None  # set by name() when '[' follows it directly
 
     def error(self, message: str, column: int | None = None) -> ExpectedTreeError:
         error: ExpectedTreeError = self._fail(self.position if column is None else column, message)
@@ -447,13 +470,18 @@ class _LineScanner:
             raise self.error("expected a span name", start)
         if self.peek() == '"':
             raise self.error('quote the whole name: "..."')
-        if self.peek() == "[" and self.text[self.position - 1] not in " \t":
-            # `agent_[ab]` is a glob class, not flags: say so instead of "unknown flag".
-            raise self.error(
-                "'[' right after the name: put a space before flags, or quote a name "
-                f'that contains it ("{name}[...")'
-            )
+        # `agent_[ab]` is a glob class, not flags: if its "flags" do not parse, say so
+        # instead of "unknown flag". `POST[client]` (valid flags) stays accepted.
+        glued = self.peek() == "[" and self.text[self.position - 1] not in " \t"
+        self.glued_name = name if glued else None
         return name
+
+    def glued_error(self, column: int) -> ExpectedTreeError:
+        return self.error(
+            "'[' right after the name: put a space before flags, or quote a name "
+            f'that contains it ("{self.glued_name}[...")',
+            column,
+        )
 
     def attributes(self) -> dict[str, Any]:
         self.take("{")

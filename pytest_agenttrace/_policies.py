@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
     from ._options import AgentTraceOptions
     from ._query import CapturedSpan, NamePattern, SpanForest
-    from ._router import RawOrigin
 
 
 def _fail(problems: Sequence[str]) -> None:
@@ -33,7 +32,6 @@ class PolicyChecks:
     if TYPE_CHECKING:
         options: AgentTraceOptions
         _started: list[ReadableSpan]
-        _origins: dict[int, RawOrigin]
 
         @property
         def forest(self) -> SpanForest: ...
@@ -213,10 +211,6 @@ class PolicyChecks:
         _fail([problem] if problem else [])
         return spans
 
-    def _origin_of(self, span: CapturedSpan) -> object:
-        """The (thread, task) a span started in, None when not recorded."""
-        return self._origins.get(id(span.readable))
-
     def assert_timeout_budgets(self, budgets: Mapping[str, float] | None = None) -> None:
         """Spans fit their timeout budgets, and each parent's budget fits its children's.
 
@@ -230,7 +224,7 @@ class PolicyChecks:
         from ._timing import budget_problems
 
         resolved = self.options.timeout_budgets if budgets is None else budget_map(budgets)
-        _fail(budget_problems(self.forest.spans, resolved, self._origin_of))
+        _fail(budget_problems(self.forest.spans, resolved))
 
     def critical_path(self, span: CapturedSpan) -> list[CapturedSpan]:
         """The chain of `span`'s children that ran one after another and took longest."""
@@ -335,9 +329,7 @@ class PolicyChecks:
             )
             problems += [problem] if problem and forest.spans else []
         if options.timeout_budgets:
-            problems += _timing.budget_problems(
-                forest.spans, options.timeout_budgets, self._origin_of
-            )
+            problems += _timing.budget_problems(forest.spans, options.timeout_budgets)
         if options.outliving_children == "fail":
             problems += _timing.outliving_problems(forest.spans, " (outliving_children = fail)")
         if options.partial_sampling == "fail":

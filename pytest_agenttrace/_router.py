@@ -38,6 +38,10 @@ def span_key(span: ReadableSpan) -> tuple[int, int]:
 # Spans a test left open that end while no test is capturing: kept so the next
 # capture can report them as leaked. Bounded, so a flood of them can't grow memory.
 _STRAY_LIMIT = 10_000
+# Spans started outside any capture and never ended (a suite of tests without the
+# fixture that leak spans) would otherwise pile up for the whole session. The first
+# ones are kept: a session-long span around the run is among them.
+_OPEN_OUTSIDE_LIMIT = 10_000
 
 
 class SpanRouter(SpanProcessor):
@@ -63,7 +67,7 @@ class SpanRouter(SpanProcessor):
             capture._started.append(span)
             # Span data names no thread; the thread-pool context-loss check needs it.
             capture._origins[id(span)] = raw_origin()
-        else:
+        elif len(self.open_outside) < _OPEN_OUTSIDE_LIMIT:
             self.open_outside.add(span_key(span))
 
     def on_end(self, span: ReadableSpan) -> None:

@@ -15,23 +15,19 @@ Cost = Callable[[CapturedSpan], float]
 
 
 # -- critical path ---------------------------------------------------------------------
-def critical_path(
-    span: CapturedSpan, cost: Cost, end_of: Callable[[CapturedSpan], int] | None = None
-) -> tuple[float, list[CapturedSpan]]:
+def critical_path(span: CapturedSpan, cost: Cost) -> tuple[float, list[CapturedSpan]]:
     """The heaviest chain of sequential (non-overlapping) finished children.
 
     Children that overlap in time ran concurrently, so only one of them can be
-    on the path; this is weighted interval scheduling, O(n log n). `end_of`
-    replaces the observed end time (to ask what overlaps in the worst case).
+    on the path; this is weighted interval scheduling, O(n log n).
     """
-    end = end_of or (lambda child: child.end_time or 0)
     children = sorted(
         (child for child in span.children if child.end_time is not None),
-        key=lambda child: (end(child), child.start_time),
+        key=lambda child: (child.end_time or 0, child.start_time),
     )
     if not children:
         return 0.0, []
-    ends = [end(child) for child in children]
+    ends = [child.end_time or 0 for child in children]
     best = [0.0] * (len(children) + 1)  # best[i]: heaviest chain among the first i
     take = [False] * len(children)
     previous = [0] * len(children)
@@ -120,16 +116,14 @@ def duration_problem(
 
 # -- timeout budgets ----------------------------------------------------------------------
 def budget_problems(
-    spans: Sequence[CapturedSpan],
-    budgets: Sequence[tuple[str, float]],
-    origin_of: Callable[[CapturedSpan], object] | None = None,
+    spans: Sequence[CapturedSpan], budgets: Sequence[tuple[str, float]]
 ) -> list[str]:
     """Spans over their own budget, and parents whose children's budgets cannot fit in theirs.
 
-    `origin_of` gives the thread/task each span started in. A child started in
-    its parent's thread and task was awaited in turn; one started elsewhere (a
-    gathered task, a pool thread) was spawned, and in the worst case keeps
-    running for its whole budget beside the siblings that started after it.
+    Children run one after another when their observed times do not overlap.
+    Origins (thread, task) cannot tell `await wait_for(a); await wait_for(b)`
+    from `gather(a, b)` where `a` finished before `b` started, and missing the
+    first (the per-agent timeout pattern) is worse than flagging the second.
     """
     if not budgets:
         return []
@@ -138,23 +132,8 @@ def budget_problems(
         rule = matching_rule(budgets, span.name)
         return None if rule is None else rule[1]
 
-    def spawned(child: CapturedSpan) -> bool:
-        parent = child.parent
-        return (
-            origin_of is not None
-            and parent is not None
-            and origin_of(child) is not None
-            and origin_of(child) != origin_of(parent)
-        )
-
-    def worst_end(child: CapturedSpan) -> int:
-        observed_end = child.end_time or 0
-        if not spawned(child):
-            return observed_end
-        return max(observed_end, child.start_time + int(worst(child) * 1e9))
-
     def worst_path(span: CapturedSpan) -> tuple[float, list[CapturedSpan]]:
-        return critical_path(span, worst, worst_end)
+        return critical_path(span, worst)
 
     worst_memo: dict[int, float] = {}
 

