@@ -282,7 +282,6 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
         return "\n".join(lines)
 
 
-
 def _build_condition(
     condition: Callable[[AgentTrace], Any] | None,
     name: NamePattern | None,
@@ -290,9 +289,7 @@ def _build_condition(
     complete: bool,
 ) -> Callable[[AgentTrace], Any]:
     __tracebackhide__ = True
-    given = sum(x is not None for x in (condition, name)) + (
-        count is not None and name is None
-    )
+    given = sum(x is not None for x in (condition, name)) + (count is not None and name is None)
     if given == 0 and complete:
         return lambda capture: capture.spans  # only "every started span has ended"
     if given != 1:

@@ -303,14 +303,14 @@ class _Flow:
     def assign_leftovers(self) -> None:
         dead: set[int] = set()
         for item in range(len(self.assigned)):
-            if self.assigned[item] < 0 and self.item_lines[item] and self._augment(
-                item, dead, droppable=lambda other: False
+            if (
+                self.assigned[item] < 0
+                and self.item_lines[item]
+                and self._augment(item, dead, droppable=lambda other: False)
             ):
                 dead.clear()
 
-    def _augment(
-        self, item: int, visited: set[int], droppable: Callable[[int], bool]
-    ) -> bool:
+    def _augment(self, item: int, visited: set[int], droppable: Callable[[int], bool]) -> bool:
         """Find `item` a line: one with room, one holding a droppable item, or one
         whose item can move on (loads never decrease along the path)."""
         lines = [line for line in self.item_lines[item] if line not in visited]

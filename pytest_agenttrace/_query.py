@@ -388,6 +388,7 @@ class SpanForest(SpanQueries):
         context = span.context
         return None if context is None else self.get(context.trace_id, context.span_id)
 
+
 def _why_not(
     span: CapturedSpan,
     kind: SpanKind | str | None,
