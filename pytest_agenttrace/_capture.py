@@ -62,7 +62,6 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
         self._forest: SpanForest | None = None
         self._all_forest: SpanForest | None = None
         self._log_recorder = _OTelLogRecorder()
-        self.started_at_ns = time.time_ns()
 
     # -- lifecycle ---------------------------------------------------------------
     def _start(self, options: AgentTraceOptions) -> None:
@@ -106,7 +105,6 @@ class AgentTrace(SpanQueries, PropagationChecks, PolicyChecks):
         self._leaked_before.clear()
         self._log_recorder.records.clear()
         self._cache_key = None
-        self.started_at_ns = time.time_ns()
 
     # -- providers -----------------------------------------------------------------
     @property

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 _SUITE_OPTIONS = pytest.StashKey[AgentTraceOptions]()
 _CAPTURE = pytest.StashKey["AgentTrace"]()
-_TEST_OPTIONS = pytest.StashKey[AgentTraceOptions]()
 _REDIS_ENV = "AGENTTRACE_REDIS_URL"
 
 
@@ -75,7 +74,6 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[AgentTrace]:
         pytest.fail(bad_marker, pytrace=False)
     capture = start_capture(options)
     request.node.stash[_CAPTURE] = capture
-    request.node.stash[_TEST_OPTIONS] = options
     try:
         yield capture
     finally:
@@ -131,8 +129,8 @@ def pytest_runtest_makereport(
     capture = item.stash.get(_CAPTURE, None)
     if capture is None or call.when != "call":
         return report
-    options = item.stash[_TEST_OPTIONS]
-    if options.report == "always" or (options.report == "failed" and report.failed):
+    report_when = capture.options.report
+    if report_when == "always" or (report_when == "failed" and report.failed):
         report.sections.append(("Captured agenttrace call", _describe(capture)))
     return report
 

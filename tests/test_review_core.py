@@ -105,28 +105,6 @@ def test_render_tree_documented_in_syntax_md_is_public() -> None:
 # --------------------------------------------------------------------------- plugin
 
 
-def test_bad_marker_value_stops_the_run_without_an_internal_traceback(
-    pytester: pytest.Pytester,
-) -> None:
-    pytester.makepyfile(
-        dedent(
-            """
-            import pytest
-
-            @pytest.mark.agenttrace(report="sometimes")
-            def test_it(agenttrace):
-                pass
-            """
-        )
-    )
-    result = pytester.runpytest()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*'sometimes' is not one of: failed, always, never"])
-    for output in (result.stdout, result.stderr):
-        output.no_fnmatch_line("*_options.py*")
-        output.no_fnmatch_line("*Traceback*")
-
-
 def test_disabled_sdk_is_reported_instead_of_capturing_nothing(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
