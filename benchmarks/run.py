@@ -32,9 +32,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from pytest_agenttrace._capture import start_capture
+from pytest_agenttrace._fixture import start_capture
 from pytest_agenttrace._options import AgentTraceOptions
-from pytest_agenttrace._router import INSTALLATION
+from pytest_agenttrace.capture._router import INSTALLATION
 
 
 @dataclass

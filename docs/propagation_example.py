@@ -166,7 +166,7 @@ def test_assert_propagated_failure_text_in_the_docs(pytester):
     ["00-xyz", "00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01"],
 )
 def test_malformed_messages_in_the_docs(traceparent):
-    from pytest_agenttrace._spy import diagnose_traceparent
+    from pytest_agenttrace.propagation._spy import diagnose_traceparent
 
     shown = (SNIPPETS / "propagation_malformed.txt").read_text()
     assert diagnose_traceparent(traceparent) in shown

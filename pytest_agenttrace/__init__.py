@@ -10,13 +10,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._capture import AgentTrace, AgentTraceWarning
-    from ._expect import ExpectedSpan, ExpectedTreeError, parse_expected, span
-    from ._hops import BrokenHop, ContextError
-    from ._match import assert_trace_tree
-    from ._query import PRESENT, CapturedSpan, SpanForest, Trace
-    from ._render import render_tree
-    from ._spy import ExtractCall, InjectCall, PropagatorSpy
+    from ._errors import AgentTraceWarning, ExpectedTreeError
+    from ._fixture import AgentTrace
+    from .capture._query import PRESENT, CapturedSpan, SpanForest, Trace
+    from .propagation._hops import BrokenHop, ContextError
+    from .propagation._spy import ExtractCall, InjectCall, PropagatorSpy
+    from .tree._match import assert_trace_tree
+    from .tree._model import ExpectedSpan, span
+    from .tree._parse import parse_expected
+    from .tree._render import render_tree
 
 __all__ = [
     "PRESENT",
@@ -39,23 +41,23 @@ __all__ = [
 ]
 
 _HOMES = {
-    "AgentTrace": "_capture",
-    "AgentTraceWarning": "_capture",
-    "ExpectedSpan": "_expect",
-    "ExpectedTreeError": "_expect",
-    "parse_expected": "_expect",
-    "span": "_expect",
-    "assert_trace_tree": "_match",
-    "BrokenHop": "_hops",
-    "ContextError": "_hops",
-    "ExtractCall": "_spy",
-    "InjectCall": "_spy",
-    "PropagatorSpy": "_spy",
-    "PRESENT": "_query",
-    "CapturedSpan": "_query",
-    "SpanForest": "_query",
-    "Trace": "_query",
-    "render_tree": "_render",
+    "AgentTrace": "_fixture",
+    "AgentTraceWarning": "_errors",
+    "ExpectedTreeError": "_errors",
+    "ExpectedSpan": "tree._model",
+    "span": "tree._model",
+    "parse_expected": "tree._parse",
+    "assert_trace_tree": "tree._match",
+    "render_tree": "tree._render",
+    "BrokenHop": "propagation._hops",
+    "ContextError": "propagation._hops",
+    "ExtractCall": "propagation._spy",
+    "InjectCall": "propagation._spy",
+    "PropagatorSpy": "propagation._spy",
+    "PRESENT": "capture._query",
+    "CapturedSpan": "capture._query",
+    "SpanForest": "capture._query",
+    "Trace": "capture._query",
 }
 
 

@@ -15,7 +15,7 @@ import pytest
 from ._options import AgentTraceOptions, add_options, marker_help, options_for_test, suite_options
 
 if TYPE_CHECKING:
-    from ._capture import AgentTrace
+    from ._fixture import AgentTrace
 
 _SUITE_OPTIONS = pytest.StashKey[AgentTraceOptions]()
 _CAPTURE = pytest.StashKey["AgentTrace"]()
@@ -63,7 +63,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def agenttrace(request: pytest.FixtureRequest) -> Iterator[AgentTrace]:
     """A fresh capture of the OpenTelemetry spans this test produces."""
-    from ._capture import start_capture
+    from ._fixture import start_capture
 
     bad_marker: str | None = None
     try:
@@ -131,16 +131,7 @@ def pytest_runtest_makereport(
         return report
     report_when = capture.options.report
     if report_when == "always" or (report_when == "failed" and report.failed):
-        report.sections.append(("Captured agenttrace call", _describe(capture)))
+        from .report._section import describe_capture
+
+        report.sections.append(("Captured agenttrace call", describe_capture(capture)))
     return report
-
-
-def _describe(capture: AgentTrace) -> str:
-    try:
-        lines = [capture.render()] if capture.spans else ["(no finished spans)"]
-        for span in capture.unfinished:
-            chain = " < ".join(parent.name for parent in span.ancestors())
-            lines.append(f"still open: {span.name}" + (f" (under {chain})" if chain else ""))
-    except Exception as error:  # a report section must never turn into an INTERNALERROR
-        return f"(pytest-agenttrace could not render the captured spans: {error!r})"
-    return "\n".join(lines)

@@ -1,6 +1,6 @@
 from hypothesis import settings
 
-import pytest_agenttrace._capture  # noqa: F401  one router for in-process pytester runs
+import pytest_agenttrace.capture._router  # noqa: F401  one router for in-process pytester runs
 
 pytest_plugins = ["pytester"]
 

@@ -15,8 +15,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from pytest_agenttrace._match import assert_trace_tree
-from pytest_agenttrace._query import SpanForest
+from pytest_agenttrace.capture._query import SpanForest
+from pytest_agenttrace.tree._match import assert_trace_tree
 
 
 @dataclass

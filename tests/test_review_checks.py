@@ -127,7 +127,7 @@ def test_worker_thread_losing_the_context_is_still_a_broken_hop(agenttrace: Agen
 @pytest.fixture
 def span_around_test() -> Iterator[None]:
     """A span opened before the test body (a fixture's, or a CI tracing plugin's)."""
-    from pytest_agenttrace._router import INSTALLATION
+    from pytest_agenttrace.capture._router import INSTALLATION
 
     INSTALLATION.ensure_global()
     with tracer.start_as_current_span("ci: test_item"):

@@ -7,9 +7,9 @@ from textwrap import dedent
 import pytest
 from span_trees import fails, make_forest, s
 
-from pytest_agenttrace._expect import ExpectedTreeError
-from pytest_agenttrace._match import assert_trace_tree, trace_tree_matches
-from pytest_agenttrace._render import render_tree
+from pytest_agenttrace import ExpectedTreeError
+from pytest_agenttrace.tree._match import assert_trace_tree, trace_tree_matches
+from pytest_agenttrace.tree._render import render_tree
 
 
 def pasted_tree(message: str) -> str:

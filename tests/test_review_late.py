@@ -6,8 +6,8 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 
-from pytest_agenttrace import _router
-from pytest_agenttrace._expect import ExpectedTreeError, parse_expected
+from pytest_agenttrace import ExpectedTreeError, parse_expected
+from pytest_agenttrace.capture import _router
 
 
 # -- '[' glued to a name ------------------------------------------------------------------

@@ -8,7 +8,8 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from ._findings import docs, message
+from .._errors import message
+from ._findings import docs
 
 _FIX = (
     "Head sampling decides once, at the root: give every agent's TracerProvider a "

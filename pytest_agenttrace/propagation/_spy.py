@@ -18,7 +18,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators import textmap
 
-from ._router import RawOrigin, raw_origin
+from ..capture._router import RawOrigin, raw_origin
 
 TRACEPARENT = "traceparent"
 _TRACE_HEADERS = ("traceparent", "tracestate", "baggage")

@@ -10,8 +10,9 @@ from typing import Any
 
 from opentelemetry.trace import StatusCode
 
-from ._findings import collapse_repeats, docs, message, where
-from ._query import CapturedSpan, NamePattern, name_matches
+from .._errors import message
+from ..capture._query import CapturedSpan, NamePattern, name_matches
+from ._findings import collapse_repeats, docs, where
 
 LEVELS = ("required", "recommended")
 

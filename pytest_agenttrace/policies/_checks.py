@@ -11,13 +11,14 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._errors import AgentTraceWarning
 from ._findings import Selector, describe_selector, select
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
-    from ._options import AgentTraceOptions
-    from ._query import CapturedSpan, NamePattern, SpanForest
+    from .._options import AgentTraceOptions
+    from ..capture._query import CapturedSpan, NamePattern, SpanForest
 
 
 def _fail(problems: Sequence[str]) -> None:
@@ -59,8 +60,8 @@ class PolicyChecks:
     def assert_required_attributes(self, rules: Mapping[str, Sequence[str]] | None = None) -> None:
         """Apply `require_attributes` rules now (default: the resolved setting)."""
         __tracebackhide__ = True
+        from .._options import attribute_rules
         from ._attributes import required_attribute_problems
-        from ._options import attribute_rules
 
         resolved = self.options.require_attributes if rules is None else attribute_rules(rules)
         _fail(required_attribute_problems(self.forest, resolved))
@@ -220,7 +221,7 @@ class PolicyChecks:
         a parent's critical path add up to more than the parent's own.
         """
         __tracebackhide__ = True
-        from ._options import budget_map
+        from .._options import budget_map
         from ._timing import budget_problems
 
         resolved = self.options.timeout_budgets if budgets is None else budget_map(budgets)
@@ -353,7 +354,5 @@ class PolicyChecks:
 def _warn(notes: Sequence[str]) -> None:
     if not notes:
         return
-    from ._capture import AgentTraceWarning
-
     for note in notes:
         warnings.warn(AgentTraceWarning(note), stacklevel=3)

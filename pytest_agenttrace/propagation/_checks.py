@@ -11,7 +11,9 @@ from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.trace import ReadableSpan
 
-from ._findings import message
+from .._errors import message
+from ..capture._query import CapturedSpan, NamePattern, SpanForest, name_matches
+from ..capture._router import INSTALLATION, RawOrigin, span_key
 from ._hops import (
     DOCS,
     Analysis,
@@ -24,12 +26,10 @@ from ._hops import (
     orphan_bullet,
     short_id,
 )
-from ._query import CapturedSpan, NamePattern, SpanForest, name_matches
-from ._router import INSTALLATION, RawOrigin, span_key
 from ._spy import Origin, PropagatorSpy, install_spy, uninstall_spy
 
 if TYPE_CHECKING:
-    from ._options import AgentTraceOptions
+    from .._options import AgentTraceOptions
 
 
 class _ContextErrorRecorder(logging.Handler):

@@ -14,20 +14,24 @@ import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Union
 
-from opentelemetry.sdk.trace import ReadableSpan
-
-from ._expect import (
+from .._errors import ExpectedTreeError
+from ..capture._query import (
+    MISSING,
+    CapturedSpan,
+    attribute_mismatches,
+    name_matches,
+    roots_of,
+)
+from ._model import (
     ELLIPSIS_LINE,
     ExpectedSpan,
-    ExpectedTreeError,
     check_ordered_children,
     format_count,
     format_expected_line,
     format_name,
     format_value,
-    to_expected_roots,
 )
-from ._query import MISSING, CapturedSpan, SpanForest, attribute_mismatches, name_matches
+from ._parse import to_expected_roots
 from ._render import (
     RenderLine,
     collapse,
@@ -105,30 +109,6 @@ def _expected_root(expected: Any, ordered: bool) -> ExpectedSpan:
             check_ordered_children(node, ordered_everywhere=True)
             pending.extend(node.children)
     return root_line
-
-
-def roots_of(spans: Any) -> list[CapturedSpan]:
-    forest = getattr(spans, "forest", None)
-    if isinstance(forest, SpanForest):
-        return list(forest.roots)
-    if isinstance(spans, SpanForest):
-        return list(spans.roots)
-    if isinstance(spans, CapturedSpan):
-        return [spans]
-    if isinstance(spans, (str, bytes)) or not isinstance(spans, Iterable):
-        raise TypeError(
-            "spans must be the agenttrace capture, a SpanForest, a CapturedSpan or an "
-            f"iterable of spans, got {type(spans).__name__}"
-        )
-    readables = []
-    for item in spans:
-        if isinstance(item, CapturedSpan):
-            readables.append(item.readable)
-        elif isinstance(item, ReadableSpan):
-            readables.append(item)
-        else:
-            raise TypeError(f"expected ReadableSpan or CapturedSpan items, got {item!r}")
-    return list(SpanForest(readables).roots)
 
 
 # --------------------------------------------------------------------------- flow

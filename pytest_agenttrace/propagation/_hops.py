@@ -16,8 +16,8 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from ._query import CapturedSpan, SpanForest, Trace
-from ._router import RawOrigin
+from ..capture._query import CapturedSpan, SpanForest, Trace
+from ..capture._router import RawOrigin
 from ._spy import ExtractCall, InjectCall, Origin, describe_keys
 
 DOCS = "docs/propagation.md"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ._query import CapturedSpan, NamePattern, SpanForest, name_matches
+from ..capture._query import CapturedSpan, NamePattern, SpanForest, name_matches
 
 # Where each message sends the reader; one constant so a hosted docs site is one edit.
 DOCS = "docs/"
@@ -35,14 +35,6 @@ def describe_selector(selector: Selector) -> str:
     if pattern is not None:
         return f"re {pattern!r}"
     return "the given spans"
-
-
-def message(header: str, bullets: Iterable[str], fix: str) -> str:
-    """Header line, one `- ` bullet per offending span, a blank line, the fix."""
-    lines = [header]
-    lines += [f"- {bullet}" for bullet in bullets]
-    lines += ["", fix]
-    return "\n".join(lines)
 
 
 def docs(page_and_anchor: str) -> str:

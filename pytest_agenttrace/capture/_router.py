@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
+from .._errors import ProviderNotSupportedError
+
 if TYPE_CHECKING:
     from opentelemetry.context import Context
 
-    from ._capture import AgentTrace
+    from ._capture import Capture
 
 RawOrigin = tuple[threading.Thread, "asyncio.Task[Any] | None"]
 
@@ -52,7 +54,7 @@ class SpanRouter(SpanProcessor):
     """
 
     def __init__(self) -> None:
-        self.active: AgentTrace | None = None
+        self.active: Capture | None = None
         self.stray: collections.deque[ReadableSpan] = collections.deque(maxlen=_STRAY_LIMIT)
         # (trace id, span id) of spans a finished capture left open: when one ends
         # between tests it is kept for the next capture to report as leaked.
@@ -87,10 +89,6 @@ class SpanRouter(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
-
-
-class ProviderNotSupportedError(RuntimeError):
-    pass
 
 
 class _Installation:

@@ -10,10 +10,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from span_trees import fails, make_forest, s
 
-from pytest_agenttrace._expect import ExpectedTreeError, span
-from pytest_agenttrace._match import assert_trace_tree, trace_tree_matches
-from pytest_agenttrace._query import SpanForest
-from pytest_agenttrace._render import render_tree
+from pytest_agenttrace import ExpectedTreeError, span
+from pytest_agenttrace.capture._query import SpanForest
+from pytest_agenttrace.tree._match import assert_trace_tree, trace_tree_matches
+from pytest_agenttrace.tree._render import render_tree
 
 PIPELINE = make_forest(
     s(

@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 
 from opentelemetry.trace import SpanKind
 
-from ._findings import budget, docs, matching_rule, message, seconds, where
-from ._query import CapturedSpan
+from .._errors import message
+from ..capture._query import CapturedSpan
+from ._findings import budget, docs, matching_rule, seconds, where
 
 Cost = Callable[[CapturedSpan], float]
 

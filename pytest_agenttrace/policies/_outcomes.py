@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 from opentelemetry.trace import StatusCode
 
-from ._findings import docs, matching_rule, message, where
-from ._query import CapturedSpan
+from .._errors import message
+from ..capture._query import CapturedSpan
+from ._findings import docs, matching_rule, where
 
 # Attributes that count the retries before an attempt. `http.request.resend_count` is
 # the OpenTelemetry semantic convention (HTTP clients); `retry.count` is common in

@@ -10,7 +10,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from pytest_agenttrace import redis as agent_redis
-from pytest_agenttrace._spy import PropagatorSpy, diagnose_traceparent
+from pytest_agenttrace.propagation._spy import PropagatorSpy, diagnose_traceparent
 
 tracer = trace.get_tracer("tests.spy")
 W3C = TraceContextTextMapPropagator()

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from opentelemetry.trace import SpanKind, StatusCode
 from span_trees import Node, emit
 
-from pytest_agenttrace._expect import format_expected, parse_expected
-from pytest_agenttrace._match import _Flow, assert_trace_tree, trace_tree_matches
-from pytest_agenttrace._render import render_tree
+from pytest_agenttrace.tree._match import _Flow, assert_trace_tree, trace_tree_matches
+from pytest_agenttrace.tree._model import format_expected
+from pytest_agenttrace.tree._parse import parse_expected
+from pytest_agenttrace.tree._render import render_tree
 
 NAMES = ["a", "b", "llm_call", "GET /users/{id}", "chat model", "x[1]*"]
 KEYS = ["k", "user.id", "odd key"]

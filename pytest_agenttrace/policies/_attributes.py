@@ -6,8 +6,8 @@ import collections
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ._findings import describe_selector, docs, has_attributes, message, where
-from ._query import (
+from .._errors import message
+from ..capture._query import (
     MISSING,
     PRESENT,
     CapturedSpan,
@@ -16,6 +16,7 @@ from ._query import (
     attribute_mismatches,
     name_matches,
 )
+from ._findings import describe_selector, docs, has_attributes, where
 
 
 def attribute_problems(

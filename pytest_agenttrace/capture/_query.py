@@ -426,3 +426,27 @@ def describe_query(
     if attributes:
         parts.append(f"attributes={dict(attributes)!r}")
     return "(" + ", ".join(parts) + ")" if parts else "(any span)"
+
+
+def roots_of(spans: Any) -> list[CapturedSpan]:
+    forest = getattr(spans, "forest", None)
+    if isinstance(forest, SpanForest):
+        return list(forest.roots)
+    if isinstance(spans, SpanForest):
+        return list(spans.roots)
+    if isinstance(spans, CapturedSpan):
+        return [spans]
+    if isinstance(spans, (str, bytes)) or not isinstance(spans, Iterable):
+        raise TypeError(
+            "spans must be the agenttrace capture, a SpanForest, a CapturedSpan or an "
+            f"iterable of spans, got {type(spans).__name__}"
+        )
+    readables = []
+    for item in spans:
+        if isinstance(item, CapturedSpan):
+            readables.append(item.readable)
+        elif isinstance(item, ReadableSpan):
+            readables.append(item)
+        else:
+            raise TypeError(f"expected ReadableSpan or CapturedSpan items, got {item!r}")
+    return list(SpanForest(readables).roots)

@@ -5,15 +5,10 @@ import re
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from pytest_agenttrace._expect import (
-    ExpectedSpan,
-    ExpectedTreeError,
-    format_expected,
-    parse_expected,
-    span,
-    to_expected_roots,
-)
-from pytest_agenttrace._query import PRESENT
+from pytest_agenttrace import ExpectedSpan, ExpectedTreeError, parse_expected, span
+from pytest_agenttrace.capture._query import PRESENT
+from pytest_agenttrace.tree._model import format_expected
+from pytest_agenttrace.tree._parse import to_expected_roots
 
 FULL = """
     process_document {document.id: "42", agent.version: *}

@@ -13,7 +13,8 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, StatusCode
 
-from ._expect import (
+from ..capture._query import PRESENT, CapturedSpan, roots_of
+from ._model import (
     DESCENDANT_PREFIX,
     ELLIPSIS_LINE,
     ExpectedSpan,
@@ -21,7 +22,6 @@ from ._expect import (
     format_count,
     format_name,
 )
-from ._query import PRESENT, CapturedSpan
 
 __all__ = ["RenderLine", "render_lines", "render_tree", "span_line", "MARK"]
 
@@ -135,8 +135,6 @@ def render_tree(
     `style="indent"` is the expected-tree syntax with 2-space indentation;
     `style="box"` draws `├── ` / `└── ` connectors. Both parse back as the same tree.
     """
-    from ._match import roots_of  # deferred: _match imports this module
-
     return render_lines(plain_lines(roots_of(roots), all_attributes=attributes), style)
 
 

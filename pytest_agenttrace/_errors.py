@@ -1,0 +1,33 @@
+"""What every layer may raise or warn with, and the layout of a finding message.
+
+It imports nothing from the package, so any module may import it. The public types
+print under `pytest_agenttrace`, their importable name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class AgentTraceWarning(UserWarning):
+    """Something in the test's tracing set-up means spans may not be what it expects."""
+
+    __module__ = "pytest_agenttrace"  # as reports print it: the public, importable name
+
+
+class ExpectedTreeError(ValueError):
+    """A malformed expectation (text or builder); the message says where and why."""
+
+    __module__ = "pytest_agenttrace"
+
+
+class ProviderNotSupportedError(RuntimeError):
+    """The code's TracerProvider is not an OpenTelemetry SDK provider."""
+
+
+def message(header: str, bullets: Iterable[str], fix: str) -> str:
+    """Header line, one `- ` bullet per offending span, a blank line, the fix."""
+    lines = [header]
+    lines += [f"- {bullet}" for bullet in bullets]
+    lines += ["", fix]
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""The `agenttrace` fixture's class: the capture with every capability's methods.
+
+The one module that sees all capabilities: the capture at the bottom, the tree,
+propagation and policy mixins on top of it. Only plugin.py and the public
+`__init__` import it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+from opentelemetry.sdk.environment_variables import OTEL_SDK_DISABLED
+
+from ._errors import AgentTraceWarning, ProviderNotSupportedError
+from ._options import AgentTraceOptions
+from .capture._capture import Capture
+from .capture._router import INSTALLATION
+from .capture._wait import WaitFor
+from .policies._checks import PolicyChecks
+from .propagation._checks import PropagationChecks
+from .tree._match import assert_trace_tree
+from .tree._render import render_tree
+
+
+class AgentTrace(WaitFor, PropagationChecks, PolicyChecks, Capture):
+    """Spans captured during one test, with queries and assertions.
+
+    Exported for type hints only: get one from the `agenttrace` fixture.
+    """
+
+    # -- lifecycle: the capture first in, last out ----------------------------------
+    def _start(self, options: AgentTraceOptions) -> None:
+        super()._start(options)
+        self._start_propagation_checks()
+
+    def _stop(self) -> None:
+        self._stop_propagation_checks()
+        super()._stop()
+
+    def clear(self) -> None:
+        """Forget everything captured so far (call at the start of each Hypothesis example)."""
+        self._clear_propagation_checks()  # first: it looks at the spans still open
+        super().clear()
+
+    def _teardown_problems(self) -> list[str]:
+        """Findings that fail the test after its body ran (strict mode, policies)."""
+        return self._propagation_problems() + self._policy_problems()
+
+    # -- assertions ---------------------------------------------------------------------
+    def assert_tree(self, expected: Any, **options: Any) -> None:
+        """Assert the captured spans form the expected tree (see the syntax reference)."""
+        __tracebackhide__ = True
+        try:
+            assert_trace_tree(self, expected, **options)
+            return
+        except AssertionError as error:
+            hint = self._broken_hop_hint()
+            if not hint:
+                raise
+            message = f"{error}\n\n{hint}"
+        raise AssertionError(message)  # outside the except: no "During handling of..."
+
+    def render(self, style: str = "box") -> str:
+        """The captured trees as text (`box` as in reports, `indent` as in expectations)."""
+        return render_tree(self.forest, style=style)
+
+
+def start_capture(options: AgentTraceOptions) -> AgentTrace:
+    """Begin capturing for one test (the fixture's set-up)."""
+    try:
+        INSTALLATION.ensure_global()
+    except ProviderNotSupportedError as error:
+        warnings.warn(
+            AgentTraceWarning(
+                f"{error}\nOnly spans from agenttrace.tracer_provider (or providers "
+                f"passed to agenttrace.attach()) will be captured."
+            ),
+            stacklevel=3,
+        )
+    if os.environ.get(OTEL_SDK_DISABLED, "").strip().lower() == "true":
+        warnings.warn(
+            AgentTraceWarning(
+                f"{OTEL_SDK_DISABLED}=true: OpenTelemetry's SDK hands out no-op tracers, "
+                f"so no span is recorded and the capture stays empty. Unset it for the "
+                f"test run."
+            ),
+            stacklevel=3,
+        )
+    stray = list(INSTALLATION.router.stray)
+    INSTALLATION.router.stray.clear()
+    capture = AgentTrace(_stray=stray)
+    capture._start(options)
+    return capture

@@ -1,0 +1,158 @@
+"""The per-test capture: the spans the router hands it, linked into a forest on demand."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+
+from .._errors import AgentTraceWarning
+from ._query import CapturedSpan, SpanForest, SpanQueries, Trace
+from ._router import INSTALLATION, RawOrigin, span_key
+
+if TYPE_CHECKING:
+    from .._options import AgentTraceOptions
+
+_PROVIDER_OVERRIDE = "Overriding of current TracerProvider is not allowed"
+
+
+class _OTelLogRecorder(logging.Handler):
+    """Keeps OpenTelemetry's own warnings and errors raised during the test.
+
+    OpenTelemetry reports misuse (a rejected TracerProvider override, "Failed to
+    detach context") by logging, not raising; the capture turns those into
+    findings instead of letting them scroll past.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class Capture(SpanQueries):
+    """Spans recorded during one test; the base of the fixture's AgentTrace.
+
+    The router appends to `_started` / `_ended` from any thread; the forest is
+    rebuilt only when those lists grew since the last query.
+    """
+
+    def __init__(self, *, _stray: Iterable[ReadableSpan] = ()) -> None:
+        self._started: list[ReadableSpan] = []
+        self._ended: list[ReadableSpan] = []
+        self._origins: dict[int, RawOrigin] = {}
+        self._leaked_before: list[ReadableSpan] = list(_stray)
+        self._cache_key: tuple[int, int] | None = None
+        self._forest: SpanForest | None = None
+        self._all_forest: SpanForest | None = None
+        self._log_recorder = _OTelLogRecorder()
+
+    # -- lifecycle ---------------------------------------------------------------
+    def _start(self, options: AgentTraceOptions) -> None:
+        self.options = options
+        INSTALLATION.router.active = self
+        logging.getLogger("opentelemetry").addHandler(self._log_recorder)
+
+    def _stop(self) -> None:
+        """Stop capturing (teardown); later spans count as leaked into the next test."""
+        router = INSTALLATION.router
+        if router.active is self:
+            router.active = None
+        still_open = (span for span in list(self._started) if span.end_time is None)
+        router.left_open.update(span_key(span) for span in still_open)
+        logging.getLogger("opentelemetry").removeHandler(self._log_recorder)
+        if any(_PROVIDER_OVERRIDE in r.getMessage() for r in self._log_recorder.records):
+            warnings.warn(
+                AgentTraceWarning(
+                    "The code under test called trace.set_tracer_provider() during the "
+                    "test, after a global TracerProvider was already set. OpenTelemetry "
+                    "ignores that call: the new provider's processors and exporters "
+                    "receive nothing, and spans go to the provider set first (which "
+                    "pytest-agenttrace captures). Set your provider at import time or in "
+                    "conftest.py, or pass agenttrace.tracer_provider to the code."
+                ),
+                stacklevel=1,
+            )
+
+    def clear(self) -> None:
+        """Forget everything captured so far (call at the start of each Hypothesis example)."""
+        self._started.clear()
+        self._origins.clear()
+        self._ended.clear()
+        self._leaked_before.clear()
+        self._log_recorder.records.clear()
+        self._cache_key = None
+
+    # -- providers -----------------------------------------------------------------
+    @property
+    def tracer_provider(self) -> TracerProvider:
+        """An SDK TracerProvider whose spans this capture sees, for dependency injection."""
+        return INSTALLATION.own_provider
+
+    @property
+    def tracer(self) -> trace.Tracer:
+        return self.tracer_provider.get_tracer("pytest-agenttrace")
+
+    def attach(self, provider: TracerProvider) -> None:
+        """Capture spans from a provider the code built itself and never set globally."""
+        INSTALLATION.attach(provider)
+
+    # -- raw data --------------------------------------------------------------------
+    def _refresh(self) -> None:
+        key = (len(self._started), len(self._ended))
+        if key == self._cache_key and self._forest is not None:
+            return
+        started = list(self._started)
+        self._cache_key = key
+        self._all_forest = SpanForest(started)
+        self._forest = SpanForest(span for span in started if span.end_time is not None)
+
+    @property
+    def forest(self) -> SpanForest:
+        """Finished spans started during the test, linked into trees."""
+        self._refresh()
+        assert self._forest is not None
+        return self._forest
+
+    @property
+    def spans(self) -> list[CapturedSpan]:
+        """Finished spans started during the test, in start order."""
+        return self.forest.spans
+
+    @property
+    def traces(self) -> list[Trace]:
+        return self.forest.traces
+
+    @property
+    def roots(self) -> list[CapturedSpan]:
+        """Finished spans whose parent was not captured (or is still open)."""
+        return self.forest.roots
+
+    @property
+    def unfinished(self) -> list[CapturedSpan]:
+        """Spans started during the test that have not ended (yet)."""
+        self._refresh()
+        assert self._all_forest is not None
+        return [span for span in self._all_forest.spans if not span.ended]
+
+    @property
+    def leaked(self) -> list[ReadableSpan]:
+        """Spans that ended during this test but started before it (an earlier test's)."""
+        # on_end receives a snapshot, not the object on_start saw: compare ids.
+        started = {span_key(span) for span in list(self._started)}
+        during = [span for span in list(self._ended) if span_key(span) not in started]
+        return self._leaked_before + during
+
+    @property
+    def otel_log_records(self) -> list[logging.LogRecord]:
+        """Warnings and errors OpenTelemetry logged during the test."""
+        return list(self._log_recorder.records)
+
+    def __len__(self) -> int:
+        return len(self.spans)
