@@ -15,6 +15,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from pytest_agenttrace import AgentTrace
+from pytest_agenttrace.capture import _router
 
 tracer = trace.get_tracer(__name__)  # before any provider exists: a ProxyTracer
 
@@ -327,3 +328,44 @@ def test_spans_of_tests_without_the_fixture_are_not_reported_as_leaked(
         )
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+
+
+# --------------------------------------------------------------------------- plugin
+
+
+def test_disabled_sdk_is_reported_instead_of_capturing_nothing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    pytester.makepyfile(
+        dedent(
+            """
+            from opentelemetry import trace
+
+            def test_it(agenttrace):
+                with trace.get_tracer(__name__).start_as_current_span("root"):
+                    pass
+                agenttrace.assert_tree("root")
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess()
+    result.stdout.fnmatch_lines(["*OTEL_SDK_DISABLED*"])
+
+
+# -- spans open outside captures -----------------------------------------------------------
+def test_spans_never_ended_outside_a_capture_do_not_grow_memory_without_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_router, "_OPEN_OUTSIDE_LIMIT", 50)
+    router = _router.SpanRouter()
+    provider = TracerProvider()
+    provider.add_span_processor(router)
+    tracer = provider.get_tracer("review")
+    first = tracer.start_span("session")  # the earliest (a session-long span) is kept
+    for _ in range(500):
+        tracer.start_span("leaked")  # never ended, dropped
+    assert len(router.open_outside) == 50
+    assert _router.span_key(first) in router.open_outside
+    first.end()
+    assert _router.span_key(first) not in router.open_outside

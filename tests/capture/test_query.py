@@ -34,7 +34,10 @@ def test_navigation(agenttrace: AgentTrace) -> None:
     assert [span.name for span in agenttrace.roots] == ["process_document", "background_job"]
     assert [span.name for span in root.children] == ["retrieval_agent", "llm_agent", "llm_agent"]
     assert [span.name for span in root.descendants()] == [
-        "retrieval_agent", "POST", "llm_agent", "llm_agent",
+        "retrieval_agent",
+        "POST",
+        "llm_agent",
+        "llm_agent",
     ]
     post = agenttrace.one("POST")
     assert post.parent is agenttrace.one("retrieval_agent")
@@ -48,10 +51,14 @@ def test_navigation(agenttrace: AgentTrace) -> None:
 def test_find_by_glob_regex_kind_status_and_attributes(agenttrace: AgentTrace) -> None:
     run_pipeline()
     assert [s.name for s in agenttrace.find("*_agent")] == [
-        "retrieval_agent", "llm_agent", "llm_agent",
+        "retrieval_agent",
+        "llm_agent",
+        "llm_agent",
     ]
     assert [s.name for s in agenttrace.find(re.compile(r"(llm|retrieval)_\w+"))] == [
-        "retrieval_agent", "llm_agent", "llm_agent",
+        "retrieval_agent",
+        "llm_agent",
+        "llm_agent",
     ]
     assert [s.name for s in agenttrace.find(kind="client")] == ["POST"]
     assert [s.name for s in agenttrace.find(kind=SpanKind.CLIENT)] == ["POST"]

@@ -137,3 +137,30 @@ def test_bad_ini_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.agenttrace(*report=...*"])
+
+
+# -- option values -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        ("max_spans_per_trace=2.7", "*max_spans_per_trace=...): 2.7 is not a whole number*"),
+        ('timeout_budgets={"agent": float("nan")}', "*'agent': nan is not a duration*"),
+    ],
+)
+def test_marker_values_that_would_be_silently_wrong_are_rejected(
+    pytester: pytest.Pytester, argument: str, expected: str
+) -> None:
+    pytester.makepyfile(
+        dedent(
+            f"""
+            import pytest
+
+            @pytest.mark.agenttrace({argument})
+            def test_it(agenttrace):
+                pass
+            """
+        )
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])

@@ -7,6 +7,7 @@ import importlib.resources
 import pytest
 
 import pytest_agenttrace
+from pytest_agenttrace.tree._render import render_tree
 
 
 def test_every_exported_name_resolves() -> None:
@@ -24,3 +25,12 @@ def test_ships_type_information_and_the_genai_rule_table() -> None:
     package = importlib.resources.files("pytest_agenttrace")
     assert package.joinpath("py.typed").is_file()
     assert package.joinpath("genai_rules.json").is_file()
+
+
+# --------------------------------------------------------------------------- API
+
+
+def test_render_tree_documented_in_syntax_md_is_public() -> None:
+    import pytest_agenttrace
+
+    assert pytest_agenttrace.render_tree is render_tree

@@ -8,6 +8,7 @@ from importlib import resources
 from textwrap import dedent
 
 import pytest
+from opentelemetry import trace
 
 from pytest_agenttrace import AgentTrace, AgentTraceWarning
 
@@ -409,3 +410,28 @@ def test_identical_findings_are_reported_once_with_a_count(agenttrace: AgentTrac
     assert len(bullets) == 1
     assert bullets[0].startswith("- execute_tool search under invoke_agent tools: ")
     assert bullets[0].endswith(" (x3)")
+
+
+tracer = trace.get_tracer(__name__)
+
+
+# -- GenAI conventions -------------------------------------------------------------------------
+def test_execute_tool_name_attribute_is_recommended_not_required(agenttrace: AgentTrace) -> None:
+    # GenAI semconv v1.37.0, execute_tool span: gen_ai.tool.name is `Recommended`.
+    with (
+        tracer.start_as_current_span(
+            "invoke_agent planner",
+            attributes={
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.agent.name": "planner",
+            },
+        ),
+        tracer.start_as_current_span(
+            "execute_tool search", attributes={"gen_ai.operation.name": "execute_tool"}
+        ),
+    ):
+        pass
+    agenttrace.assert_genai_conventions("execute_tool *")
+    with pytest.raises(AssertionError, match=r"missing gen_ai\.tool\.name \(recommended\)"):
+        agenttrace.assert_genai_conventions("execute_tool *", level="recommended")

@@ -5,6 +5,10 @@ from __future__ import annotations
 from textwrap import dedent
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from pytest_agenttrace import AgentTrace
 
 RETRYING = dedent(
     """
@@ -125,7 +129,6 @@ def test_resend_count_attribute_counts_retries_without_siblings(
 def test_sibling_repeats_under_different_parents_are_separate_operations(
     agenttrace: object,
 ) -> None:
-    from opentelemetry import trace
 
     tracer = trace.get_tracer("t")
     for agent in ("a", "b"):
@@ -367,3 +370,28 @@ def test_max_retries_the_last_matching_rule_wins(pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(
         ["*ERROR at teardown of test_specific_rule_after_the_general_one_applies*"]
     )
+
+
+tracer = trace.get_tracer(__name__)
+
+
+# -- retries ---------------------------------------------------------------------------------
+def test_numbered_resends_split_different_calls_of_one_method(agenttrace: AgentTrace) -> None:
+    # HTTP client spans are all named after the method; semconv numbers the resends.
+    with tracer.start_as_current_span("retrieval_agent"):
+        for resend in (None, 1, None, 1):  # POST /embed (+1 resend), POST /rerank (+1)
+            attributes = {} if resend is None else {"http.request.resend_count": resend}
+            with tracer.start_as_current_span("POST", kind=SpanKind.CLIENT, attributes=attributes):
+                pass
+    agenttrace.assert_retries("POST", at_most=1)
+    with pytest.raises(AssertionError, match="1 retry"):
+        agenttrace.assert_retries("POST", at_most=0)
+
+
+def test_unnumbered_siblings_still_count_as_retries(agenttrace: AgentTrace) -> None:
+    with tracer.start_as_current_span("embedding_agent"):
+        for _ in range(6):
+            with tracer.start_as_current_span("embed_text"):
+                pass
+    with pytest.raises(AssertionError, match="5 retries"):
+        agenttrace.assert_retries("embed_text", at_most=2)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Iterator
 from textwrap import dedent
 
 import pytest
@@ -622,3 +625,165 @@ def test_clear_inside_an_open_span_does_not_make_its_children_orphans(
         tracer.start_span("agent").end()
     assert agenttrace.orphans == []
     agenttrace.assert_single_trace()
+
+
+# -- strict mode: legitimate multi-trace tests ---------------------------------------------
+def serve(headers: dict[str, str], *, upstream: str = "api.llm.example") -> None:
+    """What an HTTP server instrumentation does: extract, SERVER span, an outgoing call."""
+    context = propagate.extract(headers)
+    with (
+        tracer.start_as_current_span(
+            "GET /answer",
+            context=context,
+            kind=SpanKind.SERVER,
+            attributes={"server.address": "testserver"},
+        ),
+        tracer.start_as_current_span(
+            "POST", kind=SpanKind.CLIENT, attributes={"server.address": upstream}
+        ),
+    ):
+        propagate.inject({})
+
+
+def test_server_requests_from_an_uninstrumented_client_are_not_broken_hops(
+    agenttrace: AgentTrace,
+) -> None:
+    # A test client without instrumentation, twice; each handler calls an LLM API.
+    serve({"host": "testserver"})
+    serve({"host": "testserver"})
+    assert agenttrace.broken_hops == []
+    assert agenttrace.propagation_problems() == []
+
+
+def test_concurrent_server_requests_with_outgoing_calls_are_not_broken_hops(
+    agenttrace: AgentTrace,
+) -> None:
+    first_calling, second_served = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with (
+            tracer.start_as_current_span(
+                "GET /answer", kind=SpanKind.SERVER, attributes={"server.address": "testserver"}
+            ),
+            tracer.start_as_current_span(
+                "POST", kind=SpanKind.CLIENT, attributes={"server.address": "api.llm.example"}
+            ),
+        ):
+            first_calling.set()
+            second_served.wait(5)  # the LLM call is still open while request 2 arrives
+
+    def second() -> None:
+        first_calling.wait(5)
+        serve({"host": "testserver"})
+        second_served.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert agenttrace.propagation_problems() == []
+
+
+def test_server_root_while_a_client_call_to_it_is_open_is_still_a_broken_hop(
+    agenttrace: AgentTrace,
+) -> None:
+    # No false negative: the client's request lost its context on the way in.
+    with (
+        tracer.start_as_current_span("orchestrator"),
+        tracer.start_as_current_span(
+            "GET", kind=SpanKind.CLIENT, attributes={"server.address": "testserver"}
+        ),
+    ):
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        serve({"host": "testserver"})  # the server ignored the carrier
+    hops = agenttrace.broken_hops
+    assert [hop.span.name for hop in hops] == ["GET /answer"]
+    assert hops[0].producer is not None and hops[0].producer.name == "GET"
+
+
+def test_background_scheduler_thread_is_not_a_broken_hop(agenttrace: AgentTrace) -> None:
+    stop, ticked = threading.Event(), threading.Event()
+
+    def scheduler() -> None:
+        while not stop.is_set():
+            with tracer.start_as_current_span("heartbeat"):
+                pass
+            ticked.set()
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=scheduler, name="scheduler")
+    thread.start()
+    ticked.wait(5)
+    with tracer.start_as_current_span("orchestrator"):
+        time.sleep(0.02)
+    stop.set()
+    thread.join()
+    assert agenttrace.broken_hops == []
+
+
+def test_worker_thread_losing_the_context_is_still_a_broken_hop(agenttrace: AgentTrace) -> None:
+    with tracer.start_as_current_span("orchestrator"):
+        worker = threading.Thread(target=lambda: tracer.start_span("agent").end(), name="pool_0")
+        worker.start()
+        worker.join()
+    assert [hop.span.name for hop in agenttrace.broken_hops] == ["agent"]
+
+
+@pytest.fixture
+def span_around_test() -> Iterator[None]:
+    """A span opened before the test body (a fixture's, or a CI tracing plugin's)."""
+    from pytest_agenttrace.capture._router import INSTALLATION
+
+    INSTALLATION.ensure_global()
+    with tracer.start_as_current_span("ci: test_item"):
+        yield
+
+
+def test_span_open_around_the_test_is_not_an_orphan(
+    span_around_test: None, agenttrace: AgentTrace
+) -> None:
+    with tracer.start_as_current_span("orchestrator"), tracer.start_as_current_span("agent"):
+        pass
+    assert agenttrace.orphans == []
+    agenttrace.assert_single_trace()
+    assert agenttrace.propagation_problems() == []
+
+
+def test_hand_made_parent_is_still_an_orphan(agenttrace: AgentTrace) -> None:
+    stale = trace.SpanContext(
+        0x1234, 0x5678, is_remote=False, trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED)
+    )
+    with tracer.start_as_current_span(
+        "agent", context=trace.set_span_in_context(trace.NonRecordingSpan(stale))
+    ):
+        pass
+    assert [span.name for span in agenttrace.orphans] == ["agent"]
+
+
+def test_strict_marker_works_without_requesting_the_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            import pytest
+            from opentelemetry import propagate, trace
+            from opentelemetry.trace import SpanKind
+
+            tracer = trace.get_tracer("agents")
+
+            @pytest.mark.agenttrace(strict=True)
+            def test_marked_only():
+                with tracer.start_as_current_span("publish jobs", kind=SpanKind.PRODUCER):
+                    pass
+                context = propagate.extract({"payload": 1})
+                with tracer.start_as_current_span(
+                    "process jobs", context=context, kind=SpanKind.CONSUMER
+                ):
+                    pass
+            """
+        )
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*Broken context propagation: 1 span(s) started a new trace*"])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from textwrap import dedent
+from typing import Any
 
 import fakeredis
 import pytest
@@ -309,3 +311,27 @@ def test_suite_policies_apply_to_tests_that_only_use_agenttrace_redis(
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*retried more than allowed (max_retries)*"])
+
+
+# -- Redis helpers -------------------------------------------------------------------------
+def test_pop_with_zero_timeout_polls_instead_of_blocking_forever(agenttrace_redis: Any) -> None:
+    from pytest_agenttrace import redis as helpers
+
+    queue = "review:empty-queue"
+    agenttrace_redis.delete(queue)
+    results: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: results.append(helpers.pop(agenttrace_redis, queue, timeout=0)),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(3)
+    if worker.is_alive():  # BRPOP 0 blocks forever: release it before failing
+        agenttrace_redis.lpush(queue, json.dumps({"payload": "release"}))
+        worker.join(3)
+    assert results == [None]
+
+    helpers.push(agenttrace_redis, queue, {"doc": 1})
+    message = helpers.pop(agenttrace_redis, queue, timeout=0)
+    assert message is not None and message.payload == {"doc": 1}
+    assert message.destination == queue

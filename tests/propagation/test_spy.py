@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from textwrap import dedent
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from pytest_agenttrace import AgentTrace
 from pytest_agenttrace import redis as agent_redis
 from pytest_agenttrace.propagation._spy import PropagatorSpy, diagnose_traceparent
 
@@ -222,3 +229,105 @@ def test_spy_surfaces_the_inner_propagators_errors_unchanged():
     spy = PropagatorSpy(W3C)
     with pytest.raises(AttributeError):
         spy.extract(object())  # the default getter needs a mapping; the spy adds nothing
+
+
+# -- the propagator spy with other propagators ----------------------------------------------
+class XTracePropagator(TextMapPropagator):
+    """A non-W3C format (as B3 or Jaeger): one `x-trace` header `traceid:spanid`."""
+
+    def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Context:
+        context = context if context is not None else Context()
+        value = (carrier or {}).get("x-trace")
+        try:
+            trace_id, span_id = (int(part, 16) for part in value.split(":"))
+        except Exception:
+            return context
+        parent = trace.SpanContext(trace_id, span_id, is_remote=True)
+        return trace.set_span_in_context(trace.NonRecordingSpan(parent), context)
+
+    def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+        span_context = trace.get_current_span(context).get_span_context()
+        if span_context.is_valid:
+            carrier["x-trace"] = f"{span_context.trace_id:x}:{span_context.span_id:x}"
+
+    @property
+    def fields(self) -> set[str]:
+        return {"x-trace"}
+
+
+@pytest.fixture
+def x_trace_propagator() -> Iterator[TextMapPropagator]:
+    previous = propagate.get_global_textmap()
+    propagator = XTracePropagator()
+    propagate.set_global_textmap(propagator)
+    try:
+        yield propagator
+    finally:
+        propagate.set_global_textmap(previous)
+
+
+def test_spy_does_not_blame_a_missing_traceparent_on_a_non_w3c_propagator(
+    x_trace_propagator: TextMapPropagator, agenttrace: AgentTrace
+) -> None:
+    assert propagate.get_global_textmap() is not x_trace_propagator  # the spy wraps it
+    with tracer.start_as_current_span("publish jobs", kind=SpanKind.PRODUCER):
+        good: dict[str, str] = {}
+        propagate.inject(good)
+    assert "x-trace" in good
+    propagate.extract(good)
+    propagate.extract({"x-trace": "garbage", "payload": 1})
+    ok, bad = agenttrace.propagator_spy.extracts
+    assert ok.extracted is not None and ok.defect is None
+    assert bad.extracted is None
+    assert bad.defect is not None
+    assert "traceparent" not in bad.defect
+    assert "XTracePropagator found no usable trace context" in bad.defect
+    assert "x-trace" in bad.defect
+
+
+def test_spy_keeps_a_composite_propagator_and_restores_it(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        dedent(
+            """
+            from opentelemetry import propagate
+            from opentelemetry.baggage.propagation import W3CBaggagePropagator
+            from opentelemetry.propagators.composite import CompositePropagator
+            from opentelemetry.trace.propagation.tracecontext import (
+                TraceContextTextMapPropagator,
+            )
+
+            COMPOSITE = CompositePropagator(
+                [TraceContextTextMapPropagator(), W3CBaggagePropagator()]
+            )
+            propagate.set_global_textmap(COMPOSITE)
+            """
+        )
+    )
+    pytester.makepyfile(
+        dedent(
+            """
+            from opentelemetry import baggage, propagate, trace
+            from conftest import COMPOSITE
+
+            tracer = trace.get_tracer("t")
+
+            def test_during(agenttrace):
+                assert propagate.get_global_textmap() is not COMPOSITE
+                assert {"traceparent", "baggage"} <= propagate.get_global_textmap().fields
+                with tracer.start_as_current_span("a"):
+                    carrier = {}
+                    propagate.inject(carrier, context=baggage.set_baggage("user.id", "7"))
+                assert "baggage" in carrier and "traceparent" in carrier
+                context = propagate.extract(carrier)
+                assert baggage.get_baggage("user.id", context) == "7"
+                with tracer.start_as_current_span("b", context=context):
+                    pass
+                raise RuntimeError("fails, and the propagator must still come back")
+
+            def test_after():
+                assert propagate.get_global_textmap() is COMPOSITE
+            """
+        )
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)

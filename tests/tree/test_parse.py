@@ -4,9 +4,11 @@ import re
 
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
+from span_trees import make_forest, s
 
 from pytest_agenttrace import ExpectedSpan, ExpectedTreeError, parse_expected, span
 from pytest_agenttrace.capture._query import PRESENT
+from pytest_agenttrace.tree._match import assert_trace_tree
 from pytest_agenttrace.tree._model import format_expected
 from pytest_agenttrace.tree._parse import to_expected_roots
 
@@ -317,3 +319,41 @@ def test_builder_errors_name_the_argument(call: object, message: str) -> None:
 
 def test_expected_span_repr_is_the_text_form() -> None:
     assert repr(span("a", kind="client", count=(1, 3))) == "<ExpectedSpan 'a [client, x1..3]'>"
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def test_a_trailing_tab_is_whitespace_not_part_of_the_name() -> None:
+    forest = make_forest(s("agent", s("POST")))
+    assert_trace_tree(forest, "agent\n  POST\t")
+    assert_trace_tree(forest, "agent\t# the orchestrator\n  POST")
+
+
+# -- '[' glued to a name ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "kind", "count"),
+    [
+        ("POST[client]", SpanKind.CLIENT, 1),
+        ("retry[x3]", None, 3),
+        ("a[server, x2]", SpanKind.SERVER, 2),
+    ],
+)
+def test_valid_flags_glued_to_the_name_still_parse(
+    text: str, kind: SpanKind | None, count: int
+) -> None:
+    # Accepted before the "'[' right after the name" error was added: still accepted.
+    (node,) = parse_expected(text)
+    assert node.kind is kind
+    assert (node.min_count, node.max_count) == (count, count)
+
+
+@pytest.mark.parametrize("text", ["agent_[ab]", "agent_[ab", "a[]", "a[client, bogus]"])
+def test_a_glob_class_glued_to_the_name_gets_the_specific_error(text: str) -> None:
+    with pytest.raises(ExpectedTreeError, match=r"'\[' right after the name"):
+        parse_expected(text)
+
+
+def test_glued_valid_flags_keep_their_own_errors() -> None:
+    with pytest.raises(ExpectedTreeError, match="kind given twice"):
+        parse_expected("a[client, server]")
