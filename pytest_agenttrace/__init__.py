@@ -10,11 +10,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._errors import AgentTraceWarning, ExpectedTreeError
+    from ._errors import AgentTraceWarning, ExpectedTreeError, StoredTraceError
     from ._fixture import AgentTrace
     from .capture._query import PRESENT, CapturedSpan, SpanForest, Trace
     from .propagation._hops import BrokenHop, ContextError
     from .propagation._spy import ExtractCall, InjectCall, PropagatorSpy
+    from .remote._load import load_jaeger_json, load_otlp_json
+    from .remote._receiver import OtlpReceiver
     from .tree._match import assert_trace_tree
     from .tree._model import ExpectedSpan, span
     from .tree._parse import parse_expected
@@ -31,10 +33,14 @@ __all__ = [
     "ExpectedTreeError",
     "ExtractCall",
     "InjectCall",
+    "OtlpReceiver",
     "PropagatorSpy",
     "SpanForest",
+    "StoredTraceError",
     "Trace",
     "assert_trace_tree",
+    "load_jaeger_json",
+    "load_otlp_json",
     "parse_expected",
     "render_tree",
     "span",
@@ -44,6 +50,10 @@ _HOMES = {
     "AgentTrace": "_fixture",
     "AgentTraceWarning": "_errors",
     "ExpectedTreeError": "_errors",
+    "StoredTraceError": "_errors",
+    "load_otlp_json": "remote._load",
+    "load_jaeger_json": "remote._load",
+    "OtlpReceiver": "remote._receiver",
     "ExpectedSpan": "tree._model",
     "span": "tree._model",
     "parse_expected": "tree._parse",

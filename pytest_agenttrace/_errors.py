@@ -21,6 +21,18 @@ class ExpectedTreeError(ValueError):
     __module__ = "pytest_agenttrace"
 
 
+class StoredTraceError(ValueError):
+    """A stored trace (OTLP JSON, Jaeger JSON) that cannot be read; the message says why."""
+
+    __module__ = "pytest_agenttrace"
+
+
+class OtlpDecodeError(StoredTraceError):
+    """OTLP trace data (protobuf or JSON) that does not decode."""
+
+    __module__ = "pytest_agenttrace"
+
+
 class ProviderNotSupportedError(RuntimeError):
     """The code's TracerProvider is not an OpenTelemetry SDK provider."""
 

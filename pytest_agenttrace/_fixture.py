@@ -20,11 +20,12 @@ from .capture._router import INSTALLATION
 from .capture._wait import WaitFor
 from .policies._checks import PolicyChecks
 from .propagation._checks import PropagationChecks
+from .remote._methods import RemoteMethods
 from .tree._match import assert_trace_tree
 from .tree._render import render_tree
 
 
-class AgentTrace(WaitFor, PropagationChecks, PolicyChecks, Capture):
+class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Capture):
     """Spans captured during one test, with queries and assertions.
 
     Exported for type hints only: get one from the `agenttrace` fixture.
@@ -41,12 +42,12 @@ class AgentTrace(WaitFor, PropagationChecks, PolicyChecks, Capture):
 
     def clear(self) -> None:
         """Forget everything captured so far (call at the start of each Hypothesis example)."""
-        self._clear_propagation_checks()  # first: it looks at the spans still open
+        self._clear_propagation_checks()
         super().clear()
 
     def _teardown_problems(self) -> list[str]:
         """Findings that fail the test after its body ran (strict mode, policies)."""
-        return self._propagation_problems() + self._policy_problems()
+        return self._receiver_findings() + self._propagation_problems() + self._policy_problems()
 
     # -- assertions ---------------------------------------------------------------------
     def assert_tree(self, expected: Any, **options: Any) -> None:

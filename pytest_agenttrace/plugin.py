@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._options import AgentTraceOptions, add_options, marker_help, options_for_test, suite_options
+from .remote._settings import add_receiver_options, receiver_settings, starts_at_session
 
 if TYPE_CHECKING:
     from ._fixture import AgentTrace
+    from .remote._receiver import OtlpReceiver
 
 _SUITE_OPTIONS = pytest.StashKey[AgentTraceOptions]()
 _CAPTURE = pytest.StashKey["AgentTrace"]()
@@ -33,11 +35,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "then ini agenttrace_redis_url, else an in-memory fakeredis)",
     )
     parser.addini("agenttrace_redis_url", "Redis server for the agenttrace_redis fixture")
+    add_receiver_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", marker_help())
     config.stash[_SUITE_OPTIONS] = suite_options(config)
+    receiver_settings(config)  # validated now: a bad value stops the run before any test
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    # under xdist the controller runs no test: only the workers need a receiver
+    controller = bool(getattr(config.option, "numprocesses", None)) and not hasattr(
+        config, "workerinput"
+    )
+    if starts_at_session(config) and not controller:
+        from .remote._receiver import process_receiver
+
+        process_receiver()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import sys
+
+    receiver = sys.modules.get(f"{__package__}.remote._receiver")
+    if receiver is not None:  # only if this session started one
+        receiver.close_process_receiver()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -81,6 +105,17 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[AgentTrace]:
     problems = capture._teardown_problems()
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def agenttrace_receiver() -> OtlpReceiver:
+    """The session's OTLP receiver, for services that session fixtures start.
+
+    Spans it receives join whichever test's capture is running when they arrive.
+    """
+    from .remote._receiver import process_receiver
+
+    return process_receiver()
 
 
 def redis_url(config: pytest.Config) -> str | None:

@@ -48,15 +48,29 @@ class Capture(SpanQueries):
         self._ended: list[ReadableSpan] = []
         self._origins: dict[int, RawOrigin] = {}
         self._leaked_before: list[ReadableSpan] = list(_stray)
+        # received from other processes: keys of this test's, and late ones of earlier tests
+        self._received: set[tuple[int, int]] = set()
+        self._late: list[ReadableSpan] = []
+        self._receiver_problems: list[str] = []
         self._cache_key: tuple[int, int] | None = None
         self._forest: SpanForest | None = None
         self._all_forest: SpanForest | None = None
         self._log_recorder = _OTelLogRecorder()
+        self._ambient_parents: set[tuple[int, int]] = set()
 
     # -- lifecycle ---------------------------------------------------------------
     def _start(self, options: AgentTraceOptions) -> None:
         self.options = options
-        INSTALLATION.router.active = self
+        router = INSTALLATION.router
+        self._receiver_problems += router.pending_problems
+        router.pending_problems.clear()
+        # Parents that are not orphans though never captured: spans open since
+        # before the test (a fixture's or a CI plugin's span around it).
+        self._ambient_parents = set(router.open_outside)
+        current = trace.get_current_span().get_span_context()
+        if current.is_valid and not current.is_remote:
+            self._ambient_parents.add((current.trace_id, current.span_id))
+        router.active = self
         logging.getLogger("opentelemetry").addHandler(self._log_recorder)
 
     def _stop(self) -> None:
@@ -64,8 +78,11 @@ class Capture(SpanQueries):
         router = INSTALLATION.router
         if router.active is self:
             router.active = None
-        still_open = (span for span in list(self._started) if span.end_time is None)
+        started = list(self._started)
+        still_open = (span for span in started if span.end_time is None)
         router.left_open.update(span_key(span) for span in still_open)
+        if router.receivers_running:
+            router.finish_traces({span.context.trace_id for span in started if span.context})
         logging.getLogger("opentelemetry").removeHandler(self._log_recorder)
         if any(_PROVIDER_OVERRIDE in r.getMessage() for r in self._log_recorder.records):
             warnings.warn(
@@ -82,10 +99,17 @@ class Capture(SpanQueries):
 
     def clear(self) -> None:
         """Forget everything captured so far (call at the start of each Hypothesis example)."""
+        # A span left open across clear() (the test body's own span, say) is no
+        # longer captured, but the spans started under it are not orphans.
+        self._ambient_parents.update(
+            span_key(span) for span in list(self._started) if span.end_time is None
+        )
         self._started.clear()
         self._origins.clear()
         self._ended.clear()
         self._leaked_before.clear()
+        self._received.clear()
+        self._late.clear()
         self._log_recorder.records.clear()
         self._cache_key = None
 
@@ -142,12 +166,27 @@ class Capture(SpanQueries):
         return [span for span in self._all_forest.spans if not span.ended]
 
     @property
+    def awaiting_parents(self) -> list[CapturedSpan]:
+        """Received spans whose parent has not arrived (yet): its process may not have flushed."""
+        if not self._received:
+            return []
+        self._refresh()
+        assert self._all_forest is not None
+        return [
+            span
+            for span in self._all_forest.roots
+            if span.received
+            and span.parent_span_id is not None
+            and (span.trace_id, span.parent_span_id) not in self._ambient_parents
+        ]
+
+    @property
     def leaked(self) -> list[ReadableSpan]:
         """Spans that ended during this test but started before it (an earlier test's)."""
         # on_end receives a snapshot, not the object on_start saw: compare ids.
         started = {span_key(span) for span in list(self._started)}
         during = [span for span in list(self._ended) if span_key(span) not in started]
-        return self._leaked_before + during
+        return self._leaked_before + during + self._late
 
     @property
     def otel_log_records(self) -> list[logging.LogRecord]:

@@ -115,6 +115,10 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
+class ReceivedSpan(ReadableSpan):
+    """A span from another process (the OTLP receiver) or from a stored trace file."""
+
+
 class CapturedSpan:
     """One captured span with its place in the tree. `readable` is the SDK `ReadableSpan`."""
 
@@ -154,6 +158,23 @@ class CapturedSpan:
     @property
     def links(self) -> Sequence[Any]:
         return self.readable.links
+
+    @property
+    def resource(self) -> Mapping[str, Any]:
+        """Attributes of the span's resource (the process or service that made it)."""
+        resource = self.readable.resource
+        return resource.attributes if resource is not None else {}
+
+    @property
+    def service(self) -> str | None:
+        """The resource's `service.name`: `unknown_service` for an SDK default."""
+        name = self.resource.get("service.name")
+        return None if name is None else str(name)
+
+    @property
+    def received(self) -> bool:
+        """True for a span from another process (or a stored trace), not this one's SDK."""
+        return isinstance(self.readable, ReceivedSpan)
 
     @property
     def trace_id(self) -> int:
@@ -225,12 +246,15 @@ class CapturedSpan:
         kind: SpanKind | str | None = None,
         status: StatusCode | str | None = None,
         attributes: Mapping[str, Any] | None = None,
+        service: str | None = None,
     ) -> bool:
         if name is not None and not name_matches(name, self.name):
             return False
         if kind is not None and self.kind is not to_kind(kind):
             return False
         if status is not None and self.status is not to_status(status):
+            return False
+        if service is not None and not fnmatch.fnmatchcase(self.service or "", service):
             return False
         return not (attributes and attribute_mismatches(attributes, self.attributes))
 
@@ -259,6 +283,21 @@ class Trace:
     def __init__(self, trace_id: int) -> None:
         self.trace_id = trace_id
         self.spans: list[CapturedSpan] = []
+        self._services: set[str | None] | None = None
+
+    @property
+    def services(self) -> set[str | None]:
+        """The `service.name`s of the trace's spans: more than one when it crossed processes."""
+        if self._services is None:
+            self._services = {span.service for span in self.spans}
+        return self._services
+
+    def shows_service(self, span: CapturedSpan) -> bool:
+        """Whether a rendering names `span`'s service: on its trace's roots and wherever
+        the service changes, in traces that crossed processes (so a pasted tree keeps them)."""
+        if len(self.services) < 2:
+            return False
+        return span.parent is None or span.parent.service != span.service
 
     @property
     def roots(self) -> list[CapturedSpan]:
@@ -289,8 +328,10 @@ class SpanQueries:
         kind: SpanKind | str | None = None,
         status: StatusCode | str | None = None,
         attributes: Mapping[str, Any] | None = None,
+        service: str | None = None,
     ) -> list[CapturedSpan]:
-        """Finished spans matching every given criterion (name: glob or compiled regex)."""
+        """Finished spans matching every given criterion (name and service: globs; name
+        also a compiled regex)."""
         if kind is not None:
             kind = to_kind(kind)
         if status is not None:
@@ -298,7 +339,7 @@ class SpanQueries:
         return [
             span
             for span in self.spans
-            if span.matches(name, kind=kind, status=status, attributes=attributes)
+            if span.matches(name, kind=kind, status=status, attributes=attributes, service=service)
         ]
 
     def one(
@@ -308,13 +349,16 @@ class SpanQueries:
         kind: SpanKind | str | None = None,
         status: StatusCode | str | None = None,
         attributes: Mapping[str, Any] | None = None,
+        service: str | None = None,
     ) -> CapturedSpan:
         """The single matching span; fails listing matches or near misses otherwise."""
         __tracebackhide__ = True
-        found = self.find(name, kind=kind, status=status, attributes=attributes)
+        found = self.find(name, kind=kind, status=status, attributes=attributes, service=service)
         if len(found) == 1:
             return found[0]
-        query = describe_query(name, kind=kind, status=status, attributes=attributes)
+        query = describe_query(
+            name, kind=kind, status=status, attributes=attributes, service=service
+        )
         if found:
             lines = [f"Expected exactly one span matching {query}, found {len(found)}:"]
             lines += [f"- {span.describe()}" for span in found]
@@ -325,7 +369,7 @@ class SpanQueries:
             if near:
                 lines.append("Near misses:")
                 lines += [
-                    f"- {span.describe()}{_why_not(span, kind, status, attributes)}"
+                    f"- {span.describe()}{_why_not(span, kind, status, attributes, service)}"
                     for span in near
                 ]
             else:
@@ -394,9 +438,12 @@ def _why_not(
     kind: SpanKind | str | None,
     status: StatusCode | str | None,
     attributes: Mapping[str, Any] | None,
+    service: str | None = None,
 ) -> str:
     """` -- kind: expected client, got internal; user.id: missing` for a near miss."""
     reasons = []
+    if service is not None and not fnmatch.fnmatchcase(span.service or "", service):
+        reasons.append(f"service: expected {service!r}, got {span.service!r}")
     if kind is not None and span.kind is not to_kind(kind):
         reasons.append(f"kind: expected {to_kind(kind).name.lower()}, got {span.kind.name.lower()}")
     if status is not None and span.status is not to_status(status):
@@ -415,6 +462,7 @@ def describe_query(
     kind: SpanKind | str | None = None,
     status: StatusCode | str | None = None,
     attributes: Mapping[str, Any] | None = None,
+    service: str | None = None,
 ) -> str:
     parts = []
     if name is not None:
@@ -425,6 +473,8 @@ def describe_query(
         parts.append(f"status={to_status(status).name.lower()}")
     if attributes:
         parts.append(f"attributes={dict(attributes)!r}")
+    if service is not None:
+        parts.append(f"service={service!r}")
     return "(" + ", ".join(parts) + ")" if parts else "(any span)"
 
 

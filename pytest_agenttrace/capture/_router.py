@@ -44,6 +44,10 @@ _STRAY_LIMIT = 10_000
 # fixture that leak spans) would otherwise pile up for the whole session. The first
 # ones are kept: a session-long span around the run is among them.
 _OPEN_OUTSIDE_LIMIT = 10_000
+# Trace ids of finished captures, so a span received late is not the running test's.
+_FINISHED_TRACES_LIMIT = 100_000
+# Receiver findings (a malformed export) made while no test was capturing.
+_PENDING_PROBLEMS_LIMIT = 100
 
 
 class SpanRouter(SpanProcessor):
@@ -62,6 +66,12 @@ class SpanRouter(SpanProcessor):
         # Spans started while no test was capturing and not ended yet: a fixture's
         # or a CI plugin's span around the test, a legitimate parent of its spans.
         self.open_outside: set[tuple[int, int]] = set()
+        # set by the OTLP receiver: only then do finished captures' trace ids matter
+        self.receivers_running = False
+        self.finished_traces: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self.pending_problems: collections.deque[str] = collections.deque(
+            maxlen=_PENDING_PROBLEMS_LIMIT
+        )
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         capture = self.active
@@ -83,6 +93,40 @@ class SpanRouter(SpanProcessor):
             if key in self.left_open:
                 self.left_open.discard(key)
                 self.stray.append(span)
+
+    def receive(self, spans: list[ReadableSpan]) -> None:
+        """Spans from another process: the running test's, unless an earlier test's trace.
+
+        Called by the OTLP receiver before it answers the export request, so a
+        child that exited (its SDK flushed) has its spans in the capture already.
+        """
+        capture = self.active
+        for span in sorted(spans, key=lambda span: span.start_time or 0):
+            context = span.context
+            if capture is None:
+                self.stray.append(span)  # for the next capture, as leaked
+            elif context is not None and context.trace_id in self.finished_traces:
+                capture._late.append(span)
+            else:
+                capture._received.add(span_key(span))
+                capture._started.append(span)
+                capture._ended.append(span)
+
+    def report_problem(self, problem: str) -> None:
+        """A finding of the receiver (a malformed export): fails the running or next test."""
+        capture = self.active
+        if capture is not None:
+            capture._receiver_problems.append(problem)
+        else:
+            self.pending_problems.append(problem)
+
+    def finish_traces(self, trace_ids: set[int]) -> None:
+        finished = self.finished_traces
+        for trace_id in trace_ids:
+            finished[trace_id] = None
+            finished.move_to_end(trace_id)
+        while len(finished) > _FINISHED_TRACES_LIMIT:
+            finished.popitem(last=False)
 
     def shutdown(self) -> None:
         pass

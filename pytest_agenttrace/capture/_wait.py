@@ -27,6 +27,9 @@ class WaitFor(SpanQueries):
         @property
         def unfinished(self) -> list[CapturedSpan]: ...
 
+        @property
+        def awaiting_parents(self) -> list[CapturedSpan]: ...
+
         def render(self, style: str = "box") -> str: ...
 
     def wait_for(
@@ -49,7 +52,8 @@ class WaitFor(SpanQueries):
           "not yet"; anything else (``None`` included) is returned, so
           ``wait_for(lambda t: t.assert_tree(...))`` retries a tree assertion;
         - ``complete=True``: additionally (or, given alone, only), every span
-          started so far has ended (no agent is still working), which a
+          started so far has ended (no agent is still working) and every parent
+          that a span received from another process names has arrived, which a
           root-present check cannot tell.
         """
         __tracebackhide__ = True
@@ -62,7 +66,7 @@ class WaitFor(SpanQueries):
                 last_error = None
             except AssertionError as error:
                 result, last_error = _NOT_YET, error
-            if result is not _NOT_YET and (not complete or not self.unfinished):
+            if result is not _NOT_YET and (not complete or self._all_arrived()):
                 return result
             if time.monotonic() >= deadline:
                 break
@@ -71,6 +75,10 @@ class WaitFor(SpanQueries):
         raise AssertionError(
             self._timeout_message(condition, name, count, complete, timeout, last_error)
         )
+
+    def _all_arrived(self) -> bool:
+        """Every started span ended, and every parent a received span names has arrived."""
+        return not self.unfinished and not self.awaiting_parents
 
     def _timeout_message(
         self,
@@ -107,6 +115,14 @@ class WaitFor(SpanQueries):
                 lines.append(
                     f"- {span.name} (open {age:.2f} s)" + (f" under {chain}" if chain else "")
                 )
+        awaiting = self.awaiting_parents if complete else []
+        if awaiting:
+            lines += ["", "Received from another process, parent never arrived:"]
+            lines += [
+                f"- {span.name} [service={span.service}] names parent {span.parent_span_id:016x}"
+                " (did its process exit without flushing?)"
+                for span in awaiting
+            ]
         if last_error is not None:
             lines += ["", "Last assertion error:", str(last_error)]
         return "\n".join(lines)

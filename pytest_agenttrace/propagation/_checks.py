@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from .._errors import message
 from ..capture._query import CapturedSpan, NamePattern, SpanForest, name_matches
-from ..capture._router import INSTALLATION, RawOrigin, span_key
+from ..capture._router import RawOrigin
 from ._hops import (
     DOCS,
     Analysis,
@@ -62,6 +62,7 @@ class PropagationChecks:
         options: AgentTraceOptions
         _started: list[ReadableSpan]
         _origins: dict[int, RawOrigin]
+        _ambient_parents: set[tuple[int, int]]
         _all_forest: SpanForest | None
 
         def _refresh(self) -> None: ...
@@ -72,12 +73,6 @@ class PropagationChecks:
     # -- lifecycle ------------------------------------------------------------------
     def _start_propagation_checks(self) -> None:
         self._test_thread: int | None = threading.get_ident()
-        # Parents that are not orphans though never captured: spans open since
-        # before the test (a fixture's or a CI plugin's span around it).
-        self._ambient_parents = set(INSTALLATION.router.open_outside)
-        current = trace.get_current_span().get_span_context()
-        if current.is_valid and not current.is_remote:
-            self._ambient_parents.add((current.trace_id, current.span_id))
         self._context_recorder = _ContextErrorRecorder()
         logging.getLogger(_CONTEXT_LOGGER).addHandler(self._context_recorder)
         self._spy, self._previous_propagator = install_spy()
@@ -92,11 +87,6 @@ class PropagationChecks:
                 logging.getLogger(_CONTEXT_LOGGER).removeHandler(recorder)
 
     def _clear_propagation_checks(self) -> None:
-        # A span left open across clear() (the test body's own span, say) is no
-        # longer captured, but the spans started under it are not orphans.
-        ambient = getattr(self, "_ambient_parents", None)
-        if ambient is not None:
-            ambient.update(span_key(span) for span in list(self._started) if span.end_time is None)
         if self._spy is not None:
             self._spy.clear()
         recorder = getattr(self, "_context_recorder", None)
@@ -132,7 +122,7 @@ class PropagationChecks:
             getattr(self, "_test_thread", None),
             list(spy.injects),
             list(spy.extracts),
-            getattr(self, "_ambient_parents", ()),
+            self._ambient_parents,
         )
 
     @property

@@ -31,6 +31,8 @@ def label(span: CapturedSpan) -> str:
     text = f"`{span.name}`"
     if span.kind is not SpanKind.INTERNAL:
         text += f" [{span.kind.name.lower()}]"
+    if span.received:
+        text += f" [service={span.service}]"
     if not span.ended:
         text += " (still open)"
     return text
@@ -271,6 +273,14 @@ class Analysis:
         lines = []
         if producer is not None:
             lines += self._sender_evidence(producer)
+        if consumer.received:
+            # the spy sees this process's propagator only
+            lines.append(
+                f"{label(consumer)} ran in another process: "
+                "check that it extracts the incoming context (the propagator spy sees only "
+                "this process's inject() and extract() calls)"
+            )
+            return lines
         extract = self.extract_before(consumer)
         if extract is None:
             if not self.extracts:
@@ -410,6 +420,12 @@ def describe_trace(trace: Trace) -> str:
 
 def orphan_bullet(span: CapturedSpan, extracts: Iterable[ExtractCall] = ()) -> str:
     parent = span.parent_span_id or 0
+    if span.received:
+        return (
+            f"{label(span)} has parent {parent:016x} (trace "
+            f"{short_id(span.trace_id)}…), which never arrived: did its process exit "
+            f"without flushing? (wait_for(complete=True) waits for it)"
+        )
     text = (
         f"{label(span)} has parent {parent:016x} (trace {short_id(span.trace_id)}…), "
         f"which was neither captured nor extracted from a carrier"

@@ -11,6 +11,7 @@ accounted for. Greedy assignment is wrong as soon as patterns overlap (`llm_*` a
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Union
 
@@ -450,6 +451,7 @@ class _Matcher:
             name_matches(line.name, span.name)
             and (line.kind is None or span.kind is line.kind)
             and (line.status is None or span.status is line.status)
+            and (line.service is None or fnmatch.fnmatchcase(span.service or "", line.service))
             and not (line.attributes and attribute_mismatches(line.attributes, span.attributes))
         )
 
@@ -726,6 +728,8 @@ def own_differences(line: ExpectedSpan, span: CapturedSpan) -> list[str]:
         differences.append(
             f"status: expected {line.status.name.lower()}, got {span.status.name.lower()}"
         )
+    if line.service is not None and not fnmatch.fnmatchcase(span.service or "", line.service):
+        differences.append(f"service: expected {line.service}, got {span.service}")
     if line.attributes:
         for key, want, got in attribute_mismatches(line.attributes, span.attributes):
             if got is MISSING:

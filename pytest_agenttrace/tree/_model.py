@@ -33,9 +33,9 @@ BOX_UNITS = ("├── ", "└── ", "│   ")
 BOX_CHARS = frozenset("├└│─")
 BARE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 COUNT_FLAG = re.compile(r"x(\d+)(?:(\.\.)(\d+)?)?")
-VALID_FLAGS = (
-    list(KIND_NAMES) + list(STATUS_NAMES) + ["ordered", "x<N>", "x<MIN>..<MAX>", "x<MIN>.."]
-)
+SERVICE_FLAG = "service="
+VALID_FLAGS = list(KIND_NAMES) + list(STATUS_NAMES)
+VALID_FLAGS += ["ordered", "x<N>", "x<MIN>..<MAX>", "x<MIN>..", "service=<glob>"]
 
 
 @dataclass(eq=False)
@@ -58,6 +58,7 @@ class ExpectedSpan:
     descendant: bool = False
     gaps: tuple[int, ...] = ()
     line_number: int | None = None
+    service: str | None = None  # a glob over the resource's service.name
 
     @property
     def allows_extra(self) -> bool:
@@ -83,6 +84,7 @@ def span(
     count: CountSpec | None = None,
     ordered: bool = False,
     descendant: bool = False,
+    service: str | None = None,
 ) -> ExpectedSpan:
     """Build an expected span; `...` among `children` allows further unlisted children."""
     __tracebackhide__ = True
@@ -90,6 +92,10 @@ def span(
         raise ExpectedTreeError(f"span(): name must be a str or re.Pattern, got {name!r}")
     listed, gaps = split_children(children, f"span({name!r})")
     low, high = _count_range(count, f"span({name!r})")
+    if service is not None and (not isinstance(service, str) or not service.strip()):
+        raise ExpectedTreeError(
+            f"span({name!r}): service= must be a non-empty str (a glob), got {service!r}"
+        )
     node = ExpectedSpan(
         name=name,
         children=listed,
@@ -101,6 +107,7 @@ def span(
         ordered=bool(ordered),
         descendant=bool(descendant),
         gaps=gaps,
+        service=service,
     )
     check_ordered_children(node, ordered_everywhere=False)
     return node
@@ -251,6 +258,8 @@ def format_expected_line(node: ExpectedSpan) -> str:
         flags.append(node.kind.name.lower())
     if node.status is not None:
         flags.append(node.status.name.lower())
+    if node.service is not None:
+        flags.append(f"{SERVICE_FLAG}{node.service}")
     if node.has_count:
         flags.append(format_count(node.min_count, node.max_count))
     if node.ordered:

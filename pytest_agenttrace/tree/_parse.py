@@ -18,6 +18,7 @@ from ._model import (
     COUNT_FLAG,
     DESCENDANT_PREFIX,
     ELLIPSIS_LINE,
+    SERVICE_FLAG,
     VALID_FLAGS,
     ExpectedSpan,
     count_problem,
@@ -184,7 +185,13 @@ class _Parser:
         for column, flag in flags:
             word = flag.lower()
             count = COUNT_FLAG.fullmatch(word)
-            if word in KIND_NAMES:
+            if word.startswith(SERVICE_FLAG):
+                group, node.service = "service", flag[len(SERVICE_FLAG) :].strip()
+                if not node.service:
+                    raise self._error(
+                        node.line_number or 0, column, "service= needs a name (a glob)"
+                    )
+            elif word in KIND_NAMES:
                 group, node.kind = "kind", KIND_NAMES[word]
             elif word in STATUS_NAMES:
                 group, node.status = "status", STATUS_NAMES[word]
@@ -225,6 +232,7 @@ def _is_flag_word(flag: str) -> bool:
         word in KIND_NAMES
         or word in STATUS_NAMES
         or word == "ordered"
+        or word.startswith(SERVICE_FLAG)
         or COUNT_FLAG.fullmatch(word) is not None
     )
 

@@ -17,6 +17,7 @@ from ..capture._query import PRESENT, CapturedSpan, roots_of
 from ._model import (
     DESCENDANT_PREFIX,
     ELLIPSIS_LINE,
+    SERVICE_FLAG,
     ExpectedSpan,
     format_attributes,
     format_count,
@@ -97,6 +98,10 @@ def span_line(
         flags.append(span.kind.name.lower())
     if span.status is StatusCode.ERROR or (expected is not None and expected.status is not None):
         flags.append(span.status.name.lower())
+    if (expected is not None and expected.service is not None) or (
+        span.trace is not None and span.trace.shows_service(span)
+    ):
+        flags.append(f"{SERVICE_FLAG}{span.service}")
     if expected is not None and expected.ordered:
         flags.append("ordered")
     return RenderLine(head=head, flags=flags)

@@ -194,7 +194,8 @@ def test_format_expected_round_trips() -> None:
         (
             "a [clinet]",
             "line 1, column 4: unknown flag 'clinet'; valid flags: internal, server, client, "
-            "producer, consumer, unset, ok, error, ordered, x<N>, x<MIN>..<MAX>, x<MIN>..\n"
+            "producer, consumer, unset, ok, error, ordered, x<N>, x<MIN>..<MAX>, x<MIN>.., "
+            "service=<glob>\n"
             "    a [clinet]\n       ^",
         ),
         (

@@ -1,0 +1,284 @@
+"""OTLP trace data (protobuf or OTLP/JSON) to and from the SDK's `ReadableSpan`.
+
+One codec for receiving, loading stored traces, exporting and forwarding. The wire
+format comes from `opentelemetry-proto`; OTLP/JSON is the protobuf JSON mapping
+with two differences the specification makes: trace and span ids are hex, not
+base64, and enums may be integers. Both are handled here, and `json_format`
+does the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.trace.status import Status, StatusCode
+
+from .._errors import OtlpDecodeError
+from ..capture._query import ReceivedSpan
+
+# proto SpanKind counts from SPAN_KIND_UNSPECIFIED = 0; the SDK's from INTERNAL = 0
+_KINDS = {0: SpanKind.INTERNAL, 1: SpanKind.INTERNAL, 2: SpanKind.SERVER, 3: SpanKind.CLIENT}
+_KINDS |= {4: SpanKind.PRODUCER, 5: SpanKind.CONSUMER}
+_STATUSES = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
+_HAS_IS_REMOTE = 0x100  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
+_IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
+# OTLP/JSON fields that hold hex ids (lowerCamelCase per the spec; snake_case accepted)
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+_HEX_ID = re.compile(r"(?:[0-9a-fA-F]{16}){1,2}")
+_OLD_NAMES = {
+    "instrumentationLibrarySpans": "scopeSpans",
+    "instrumentation_library_spans": "scope_spans",
+    "instrumentationLibrary": "scope",
+    "instrumentation_library": "scope",
+    "batches": "resourceSpans",
+}
+# protobuf's JSON parser recurses per nesting level: refuse absurd nesting up front
+_MAX_JSON_DEPTH = 64
+
+
+@dataclasses.dataclass
+class Decoded:
+    """The spans of one export request, and the ones rejected with the reason."""
+
+    spans: list[ReadableSpan]
+    rejected: int = 0
+    errors: list[str] = dataclasses.field(default_factory=list)
+
+
+def _request_type() -> Any:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    return ExportTraceServiceRequest
+
+
+def decode_protobuf(body: bytes) -> Decoded:
+    from google.protobuf.message import DecodeError
+
+    request = _request_type()()
+    try:
+        request.ParseFromString(body)
+    except (DecodeError, RecursionError, ValueError) as error:
+        raise OtlpDecodeError(
+            f"not an OTLP ExportTraceServiceRequest in protobuf: {error}"
+        ) from None
+    return _from_request(request)
+
+
+def decode_json(body: bytes | str) -> Decoded:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise OtlpDecodeError(f"not JSON: {error}") from None
+    return decode_json_document(document)
+
+
+def decode_json_document(document: Any) -> Decoded:
+    from google.protobuf import json_format
+
+    if not isinstance(document, dict):
+        raise OtlpDecodeError(
+            f"OTLP/JSON must be an object with 'resourceSpans', got {type(document).__name__}"
+        )
+    _check_depth(document)
+    request = _request_type()()
+    try:
+        json_format.ParseDict(_ids_to_base64(document), request, ignore_unknown_fields=True)
+    except (json_format.ParseError, RecursionError, ValueError, TypeError) as error:
+        raise OtlpDecodeError(f"not OTLP/JSON trace data: {error}") from None
+    return _from_request(request)
+
+
+def _check_depth(document: Any) -> None:
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > _MAX_JSON_DEPTH:
+            raise OtlpDecodeError(f"OTLP/JSON nested deeper than {_MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+
+
+def _ids_to_base64(value: Any) -> Any:
+    """OTLP/JSON writes ids in hex; protobuf's JSON mapping wants base64 bytes."""
+    if isinstance(value, list):
+        return [_ids_to_base64(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    converted = {}
+    for key, item in value.items():
+        if key in _ID_FIELDS and isinstance(item, str):
+            item = _id_as_base64(key, item)
+        elif key in _OLD_NAMES:  # OTLP before 0.19, as Tempo's API still writes it
+            key = _OLD_NAMES[key]
+        converted[key] = _ids_to_base64(item)
+    return converted
+
+
+def _id_as_base64(key: str, value: str) -> str:
+    """Hex as the specification says; base64 as protobuf's own JSON mapping (Tempo) writes."""
+    if value == "":
+        return value
+    if _HEX_ID.fullmatch(value):
+        return base64.b64encode(bytes.fromhex(value)).decode("ascii")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) not in (8, 16):
+        raise OtlpDecodeError(
+            f"{key} {value[:40]!r} is neither hex (32 or 16 digits) nor base64 of 16 or 8 bytes"
+        )
+    return value
+
+
+def _from_request(request: Any) -> Decoded:
+    decoded = Decoded(spans=[])
+    for resource_spans in request.resource_spans:
+        resource = Resource(
+            _attributes(resource_spans.resource.attributes), resource_spans.schema_url or None
+        )
+        for scope_spans in resource_spans.scope_spans:
+            scope = InstrumentationScope(
+                scope_spans.scope.name,
+                scope_spans.scope.version or None,
+                scope_spans.schema_url or None,
+            )
+            for span in scope_spans.spans:
+                problem = _id_problem(span)
+                if problem:
+                    decoded.rejected += 1
+                    decoded.errors.append(f"span {span.name!r}: {problem}")
+                    continue
+                decoded.spans.append(_readable(span, resource, scope))
+    return decoded
+
+
+def _id_problem(span: Any) -> str | None:
+    if len(span.trace_id) != 16 or not any(span.trace_id):
+        return f"invalid trace id {span.trace_id.hex()!r} (16 bytes, not all zero)"
+    if len(span.span_id) != 8 or not any(span.span_id):
+        return f"invalid span id {span.span_id.hex()!r} (8 bytes, not all zero)"
+    if span.parent_span_id and len(span.parent_span_id) != 8:
+        return f"invalid parent span id {span.parent_span_id.hex()!r} (8 bytes)"
+    return None
+
+
+def _readable(span: Any, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
+    trace_id = int.from_bytes(span.trace_id, "big")
+    flags = TraceFlags(span.flags & 0xFF)
+    state = TraceState.from_header([span.trace_state]) if span.trace_state else None
+    context = SpanContext(trace_id, int.from_bytes(span.span_id, "big"), False, flags, state)
+    parent = None
+    if span.parent_span_id and any(span.parent_span_id):
+        is_remote = bool(span.flags & _IS_REMOTE) if span.flags & _HAS_IS_REMOTE else False
+        parent = SpanContext(trace_id, int.from_bytes(span.parent_span_id, "big"), is_remote, flags)
+    code = _STATUSES.get(span.status.code, StatusCode.UNSET)
+    return ReceivedSpan(
+        name=span.name,
+        context=context,
+        parent=parent,
+        resource=resource,
+        attributes=_attributes(span.attributes),
+        events=[
+            Event(event.name, _attributes(event.attributes), event.time_unix_nano)
+            for event in span.events
+        ],
+        links=[_link(link) for link in span.links],
+        kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
+        # the SDK keeps a description only on ERROR, as the API does
+        status=Status(code, span.status.message or None if code is StatusCode.ERROR else None),
+        start_time=span.start_time_unix_nano,
+        end_time=span.end_time_unix_nano or span.start_time_unix_nano,
+        instrumentation_scope=scope,
+    )
+
+
+def _link(link: Any) -> Link:
+    state = TraceState.from_header([link.trace_state]) if link.trace_state else None
+    context = SpanContext(
+        int.from_bytes(link.trace_id, "big"),
+        int.from_bytes(link.span_id, "big"),
+        True,
+        TraceFlags(link.flags & 0xFF),
+        state,
+    )
+    return Link(context, _attributes(link.attributes))
+
+
+def _attributes(pairs: Iterable[Any]) -> dict[str, Any]:
+    return {pair.key: _value(pair.value) for pair in pairs}
+
+
+def _value(value: Any) -> Any:
+    field = value.WhichOneof("value")
+    if field is None:
+        return None
+    if field == "array_value":
+        return tuple(_value(item) for item in value.array_value.values)
+    if field == "kvlist_value":
+        return {pair.key: _value(pair.value) for pair in value.kvlist_value.values}
+    return getattr(value, field)
+
+
+# -- encoding --------------------------------------------------------------------------
+def encode_protobuf(spans: Iterable[ReadableSpan]) -> bytes:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    message: bytes = encode_spans(list(spans)).SerializeToString()
+    return message
+
+
+def encode_json_document(spans: Iterable[ReadableSpan]) -> dict[str, Any]:
+    """OTLP/JSON as the specification writes it: hex ids, integer enums, camelCase keys."""
+    from google.protobuf import json_format
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    document: dict[str, Any] = json_format.MessageToDict(
+        encode_spans(list(spans)), use_integers_for_enums=True
+    )
+    return dict(_ids_to_hex(document))
+
+
+def _ids_to_hex(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_ids_to_hex(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: base64.b64decode(item).hex()
+        if key in _ID_FIELDS and isinstance(item, str)
+        else _ids_to_hex(item)
+        for key, item in value.items()
+    }
+
+
+def iter_json_documents(text: str) -> Iterator[Any]:
+    """One JSON document, or JSON Lines (one per line, as the collector's file exporter writes)."""
+    stripped = text.strip()
+    try:
+        yield json.loads(stripped)
+        return
+    except ValueError:
+        pass
+    except RecursionError:
+        raise OtlpDecodeError("JSON nested too deeply") from None
+    for number, line in enumerate(stripped.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except (ValueError, RecursionError) as error:
+            raise OtlpDecodeError(f"line {number}: not JSON: {error}") from None

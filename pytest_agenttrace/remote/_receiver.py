@@ -1,0 +1,372 @@
+"""An OTLP receiver on loopback: spans of other processes join the running test's capture.
+
+OTLP/HTTP (`POST /v1/traces`, protobuf or JSON, optionally gzip) on a
+`ThreadingHTTPServer`, and OTLP/gRPC when `grpcio` is installed (extra `[grpc]`).
+Each request is decoded and handed to the span router before it is answered, so
+once a child's exporter has returned (at `force_flush()` or at exit) its spans
+are in the capture. A request that cannot be taken is answered with the OTLP
+status code and becomes a finding that fails the running (or next) test.
+"""
+
+from __future__ import annotations
+
+import http.server
+import ipaddress
+import threading
+import warnings
+import zlib
+from typing import Any
+
+from opentelemetry import propagate
+
+from .._errors import AgentTraceWarning
+from ..capture._router import INSTALLATION
+from ._codec import Decoded, decode_json, decode_protobuf
+from ._settings import SESSION_SETTINGS
+
+PROTOCOLS = ("http/protobuf", "http/json", "grpc")
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+TRACES_PATH = "/v1/traces"
+# accepted and dropped: a service configured by hand may export these too
+_OTHER_SIGNALS = ("/v1/metrics", "/v1/logs")
+_PROTOBUF = "application/x-protobuf"
+_JSON = "application/json"
+
+
+class OtlpReceiver:
+    """The process's OTLP receiver (one per pytest process, so one per xdist worker)."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        http_port: int = 0,
+        grpc_port: int = 0,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        if not _is_loopback(host):
+            warnings.warn(
+                AgentTraceWarning(
+                    f"the OTLP receiver binds {host}, not loopback: any host that reaches "
+                    f"this machine can send spans into the running test"
+                ),
+                stacklevel=2,
+            )
+        self.host = host
+        self.max_body = max_body
+        self._grpc_port = grpc_port
+        self._grpc_server: Any = None
+        self._grpc_bound: int | None = None
+        self._lock = threading.Lock()
+        self._http = _Server((host, http_port), _handler_for(self))
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, name="agenttrace-otlp-http", daemon=True
+        )
+        self._thread.start()
+        INSTALLATION.router.receivers_running = True
+
+    # -- endpoints -------------------------------------------------------------------
+    @property
+    def otlp_endpoint(self) -> str:
+        """Base URL of the OTLP/HTTP side; exporters append `/v1/traces`."""
+        return f"http://{_url_host(self.host)}:{self._http.server_address[1]}"
+
+    @property
+    def otlp_grpc_endpoint(self) -> str:
+        """`http://host:port` of the OTLP/gRPC side (started on first use; extra `[grpc]`)."""
+        with self._lock:
+            if self._grpc_bound is None:
+                self._grpc_server, self._grpc_bound = _start_grpc(self)
+        return f"http://{_url_host(self.host)}:{self._grpc_bound}"
+
+    def otlp_env(
+        self,
+        service_name: str | None = None,
+        *,
+        protocol: str = "http/protobuf",
+        propagate: bool = False,
+    ) -> dict[str, str]:
+        """Environment variables that point any OpenTelemetry SDK at this receiver.
+
+        `propagate=True` adds the current context as `TRACEPARENT` / `TRACESTATE` /
+        `BAGGAGE` (the environment-variable carrier of the OpenTelemetry spec); the
+        child extracts it itself (`propagate.extract({k.lower(): v ...})`).
+        """
+        if protocol not in PROTOCOLS:
+            raise ValueError(
+                f"otlp_env(protocol={protocol!r}): valid protocols are {', '.join(PROTOCOLS)}"
+            )
+        grpc = protocol == "grpc"
+        endpoint = self.otlp_grpc_endpoint if grpc else self.otlp_endpoint
+        env = {
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            # the signal-specific variables win over the general ones: set them too,
+            # in case the parent's environment has its own
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": protocol,
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint if grpc else endpoint + TRACES_PATH,
+            "OTEL_BSP_SCHEDULE_DELAY": "50",
+        }
+        if grpc:
+            env["OTEL_EXPORTER_OTLP_INSECURE"] = env["OTEL_EXPORTER_OTLP_TRACES_INSECURE"] = "true"
+        if service_name is not None:
+            env["OTEL_SERVICE_NAME"] = service_name
+        if propagate:
+            env.update(_context_env())
+        return env
+
+    def close(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+        if self._grpc_server is not None:
+            self._grpc_server.stop(grace=None)
+
+    # -- what a request delivers -----------------------------------------------------------
+    def deliver(self, decoded: Decoded, source: str) -> None:
+        INSTALLATION.router.receive(decoded.spans)
+        if decoded.rejected:
+            self.problem(
+                f"{source}: rejected {decoded.rejected} span(s): " + "; ".join(decoded.errors[:5])
+            )
+
+    def problem(self, text: str) -> None:
+        INSTALLATION.router.report_problem(text)
+
+
+def _context_env() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return {key.upper(): value for key, value in carrier.items()}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        if ":" in address[0]:
+            import socket
+
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _handler_for(receiver: OtlpReceiver) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: exporters reuse the connection
+        server_version = "pytest-agenttrace-otlp"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # requests are not news; refused ones become findings
+
+        def do_POST(self) -> None:
+            path = self.path.split("?", 1)[0]
+            try:
+                if path in _OTHER_SIGNALS:
+                    self._read_body()
+                    self._answer(200, self._content_type(), b"")
+                    return
+                if path != TRACES_PATH:
+                    raise _Refused(404, f"unknown path {path!r} (OTLP/HTTP traces: {TRACES_PATH})")
+                content_type = self._content_type()
+                body = self._read_body()
+                decoded = _decode(content_type, body)
+            except _Refused as refused:
+                receiver.problem(f"OTLP/HTTP request refused ({refused.status}): {refused.reason}")
+                self._answer(refused.status, "text/plain", refused.reason.encode(), close=True)
+                return
+            receiver.deliver(decoded, "OTLP/HTTP export")
+            self._answer(200, content_type, _response(content_type, decoded))
+
+        def do_GET(self) -> None:
+            self._answer(405, "text/plain", b"OTLP receiver: POST /v1/traces", close=True)
+
+        do_PUT = do_DELETE = do_PATCH = do_GET
+
+        def _content_type(self) -> str:
+            raw = self.headers.get("Content-Type", "")
+            media = raw.split(";", 1)[0].strip().lower()
+            if media not in (_PROTOBUF, _JSON):
+                raise _Refused(
+                    415, f"unsupported Content-Type {raw!r} (use {_PROTOBUF} or {_JSON})"
+                )
+            return media
+
+        def _read_body(self) -> bytes:
+            length_header = self.headers.get("Content-Length")
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                body = self._read_chunked()
+            elif length_header is None:
+                raise _Refused(411, "Content-Length is required")
+            else:
+                try:
+                    length = int(length_header)
+                except ValueError:
+                    raise _Refused(400, f"bad Content-Length {length_header!r}") from None
+                if length < 0:
+                    raise _Refused(400, f"bad Content-Length {length_header!r}")
+                if length > receiver.max_body:
+                    raise _Refused(413, _too_large(length, receiver.max_body))
+                body = self.rfile.read(length)
+            encoding = self.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding == "gzip":
+                return _gunzip(body, receiver.max_body)
+            if encoding not in ("identity", ""):
+                raise _Refused(415, f"unsupported Content-Encoding {encoding!r} (use gzip)")
+            return body
+
+        def _read_chunked(self) -> bytes:
+            chunks: list[bytes] = []
+            total = 0
+            while True:
+                line = self.rfile.readline(1024).strip()
+                try:
+                    size = int(line.split(b";", 1)[0], 16)
+                except ValueError:
+                    raise _Refused(400, "malformed chunked body") from None
+                if size == 0:
+                    self.rfile.readline(1024)
+                    return b"".join(chunks)
+                total += size
+                if total > receiver.max_body:
+                    raise _Refused(413, _too_large(total, receiver.max_body))
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+
+        def _answer(self, status: int, content_type: str, body: bytes, close: bool = False) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            if close:  # the request body may be unread: don't reuse the connection
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"body of {size} bytes is over the receiver's limit of {limit} bytes "
+        f"(setting agenttrace_otlp_max_body)"
+    )
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as error:
+        raise _Refused(400, f"malformed gzip body: {error}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise _Refused(413, _too_large(limit + 1, limit) + " after decompression")
+    return out
+
+
+def _decode(content_type: str, body: bytes) -> Decoded:
+    from .._errors import OtlpDecodeError
+
+    try:
+        return decode_json(body) if content_type == _JSON else decode_protobuf(body)
+    except OtlpDecodeError as error:
+        raise _Refused(400, str(error)) from None
+
+
+def _response(content_type: str, decoded: Decoded) -> bytes:
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceResponse,
+    )
+
+    response = ExportTraceServiceResponse()
+    if decoded.rejected:
+        response.partial_success.rejected_spans = decoded.rejected
+        response.partial_success.error_message = "; ".join(decoded.errors[:5])
+    if content_type == _JSON:
+        text: str = json_format.MessageToJson(response, indent=None)
+        return text.encode()
+    data: bytes = response.SerializeToString()
+    return data
+
+
+def _start_grpc(receiver: OtlpReceiver) -> tuple[Any, int]:
+    try:
+        import grpc
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+    except ImportError as error:
+        raise RuntimeError(
+            f"the OTLP/gRPC receiver needs grpcio ({error}): "
+            "pip install 'pytest-agenttrace-otel[grpc]'"
+        ) from None
+    from concurrent import futures
+
+    from ._codec import _from_request
+
+    class TraceService(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc,unused-ignore]
+        def Export(self, request: Any, context: Any) -> Any:  # noqa: N802  (the gRPC name)
+            from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+                ExportTraceServiceResponse,
+            )
+
+            decoded = _from_request(request)
+            receiver.deliver(decoded, "OTLP/gRPC export")
+            response = ExportTraceServiceResponse()
+            if decoded.rejected:
+                response.partial_success.rejected_spans = decoded.rejected
+                response.partial_success.error_message = "; ".join(decoded.errors[:5])
+            return response
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="agenttrace-otlp-grpc"),
+        options=[("grpc.max_receive_message_length", receiver.max_body)],
+    )
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)  # type: ignore[no-untyped-call]
+    port = server.add_insecure_port(f"{_url_host(receiver.host)}:{receiver._grpc_port}")
+    server.start()
+    return server, port
+
+
+# -- the process's receiver ------------------------------------------------------------------
+_RECEIVER: OtlpReceiver | None = None
+_RECEIVER_LOCK = threading.Lock()
+
+
+def process_receiver() -> OtlpReceiver:
+    """The receiver of this process, started on first use with the session's settings."""
+    global _RECEIVER
+    with _RECEIVER_LOCK:
+        if _RECEIVER is None:
+            _RECEIVER = OtlpReceiver(**SESSION_SETTINGS)
+        return _RECEIVER
+
+
+def close_process_receiver() -> None:
+    global _RECEIVER
+    with _RECEIVER_LOCK:
+        if _RECEIVER is not None:
+            _RECEIVER.close()
+            _RECEIVER = None
+            INSTALLATION.router.receivers_running = False
