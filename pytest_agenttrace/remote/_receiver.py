@@ -29,6 +29,8 @@ DEFAULT_MAX_BODY = 32 * 1024 * 1024
 TRACES_PATH = "/v1/traces"
 # accepted and dropped: a service configured by hand may export these too
 _OTHER_SIGNALS = ("/v1/metrics", "/v1/logs")
+# a refused body up to this size is read and dropped before answering
+_DISCARD_LIMIT = 256 * 1024 * 1024
 _PROTOBUF = "application/x-protobuf"
 _JSON = "application/json"
 
@@ -228,6 +230,7 @@ def _handler_for(receiver: OtlpReceiver) -> type[http.server.BaseHTTPRequestHand
                 if length < 0:
                     raise _Refused(400, f"bad Content-Length {length_header!r}")
                 if length > receiver.max_body:
+                    self._discard(length)
                     raise _Refused(413, _too_large(length, receiver.max_body))
                 body = self.rfile.read(length)
             encoding = self.headers.get("Content-Encoding", "identity").strip().lower()
@@ -236,6 +239,16 @@ def _handler_for(receiver: OtlpReceiver) -> type[http.server.BaseHTTPRequestHand
             if encoding not in ("identity", ""):
                 raise _Refused(415, f"unsupported Content-Encoding {encoding!r} (use gzip)")
             return body
+
+        def _discard(self, length: int) -> None:
+            """Read and drop a refused body, so the sender sees the answer, not a reset."""
+            if length > _DISCARD_LIMIT:
+                return  # not worth reading: the connection closes under the sender
+            while length > 0:
+                chunk = self.rfile.read(min(length, 65536))
+                if not chunk:
+                    return
+                length -= len(chunk)
 
         def _read_chunked(self) -> bytes:
             chunks: list[bytes] = []

@@ -1,0 +1,453 @@
+"""The OTLP receiver with real exporters in real child processes, and its bad inputs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from textwrap import dedent
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+
+from pytest_agenttrace import AgentTrace
+
+AGENTS = Path(__file__).parent / "agents"
+
+tracer = trace.get_tracer("tests.remote")
+
+TREE = """
+    llm_agent
+      validate_citations [consumer, service=validator]
+        POST [client]
+"""
+
+
+# -- real exporters, each protocol -----------------------------------------------------------
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_child_spans_join_the_capture_before_the_child_exits(
+    agenttrace: AgentTrace, validator: Any, protocol: str
+) -> None:
+    with tracer.start_as_current_span("llm_agent"):
+        validator(agenttrace.otlp_env(service_name="validator", protocol=protocol))
+    # no wait_for: the receiver answered the export only after recording the spans
+    agenttrace.assert_tree(TREE)
+    agenttrace.assert_single_trace()
+    remote = agenttrace.one("validate_citations")
+    assert remote.received and not agenttrace.one("llm_agent").received
+    assert remote.service == "validator"
+    assert remote.resource["service.name"] == "validator"
+    assert remote.readable.instrumentation_scope.name == "validator"
+    assert [event.name for event in remote.events] == ["checked"]
+    assert remote.events[0].attributes == {"score": 0.93}
+    assert remote.has_remote_parent  # the exporter says the parent came from a carrier
+    assert agenttrace.find(service="valid*") == [remote, agenttrace.one("POST")]
+
+
+def test_zero_code_child_with_the_context_in_traceparent(
+    agenttrace: AgentTrace, validator: Any
+) -> None:
+    with tracer.start_as_current_span("llm_agent"):
+        env = agenttrace.otlp_env(service_name="validator", propagate=True)
+        assert env["TRACEPARENT"].startswith("00-")
+        validator(env, carrier="-", zero_code=True)
+    agenttrace.assert_tree(TREE)
+    agenttrace.assert_single_trace()
+
+
+def test_error_status_and_description_arrive(agenttrace: AgentTrace, validator: Any) -> None:
+    with tracer.start_as_current_span("llm_agent"):
+        validator(agenttrace.otlp_env(service_name="validator"), "--fail")
+    remote = agenttrace.one("validate_citations", status="error")
+    assert remote.status_description == "citation 2 not found"
+
+
+def test_the_printed_cross_process_tree_names_services_and_pastes_back(
+    agenttrace: AgentTrace, validator: Any
+) -> None:
+    with tracer.start_as_current_span("llm_agent"):
+        validator(agenttrace.otlp_env(service_name="validator"))
+    printed = agenttrace.render(style="indent")
+    lines = printed.splitlines()
+    assert lines[0].startswith("llm_agent [service=")  # a root names its service
+    assert lines[1] == "  validate_citations {citations: 3} [consumer, service=validator]"
+    # the same service as its parent: not repeated
+    assert lines[2] == '    POST {http.request.method: "POST"} [client]'
+    agenttrace.assert_tree(printed)
+
+
+def test_in_process_trees_print_as_before(agenttrace: AgentTrace) -> None:
+    with tracer.start_as_current_span("root"), tracer.start_as_current_span("child"):
+        pass
+    assert agenttrace.render(style="indent") == "root\n  child"
+
+
+# -- broken propagation across the process boundary ---------------------------------------------
+def test_a_child_that_ignores_the_carrier_is_named_with_its_service(
+    agenttrace: AgentTrace, validator: Any
+) -> None:
+    with tracer.start_as_current_span("llm_agent", kind=trace.SpanKind.PRODUCER):
+        validator(agenttrace.otlp_env(service_name="validator"), "--ignore-context")
+    with pytest.raises(AssertionError) as failure:
+        agenttrace.assert_single_trace()
+    text = str(failure.value)
+    assert "`validate_citations` [consumer] [service=validator]" in text
+    assert "ran in another process" in text
+    assert "extract() was never called" not in text
+
+
+def test_strict_mode_flags_the_broken_hop_with_no_assert(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        f"""
+        import sys
+        import pytest
+        sys.path.insert(0, {str(AGENTS)!r})
+        from launch import run_validator
+
+        @pytest.fixture
+        def validator():
+            return run_validator
+        """
+    )
+    pytester.makepyfile(
+        dedent(
+            """
+            import pytest
+            from opentelemetry import trace
+
+            @pytest.mark.agenttrace(strict=True)
+            def test_it(agenttrace, validator):
+                tracer = trace.get_tracer("t")
+                with tracer.start_as_current_span("llm_agent", kind=trace.SpanKind.PRODUCER):
+                    validator(agenttrace.otlp_env(service_name="validator"), "--ignore-context")
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*`validate_citations` ?consumer? ?service=validator? started trace*",
+            "*most likely sender: `llm_agent` ?producer?*",
+            "*`validate_citations` * ran in another process: check that it extracts*",
+        ]
+    )
+
+
+# -- attribution and waiting --------------------------------------------------------------------
+def _post_json(endpoint: str, document: Any, content_type: str = "application/json") -> Any:
+    body = document if isinstance(document, bytes) else json.dumps(document).encode()
+    request = urllib.request.Request(
+        endpoint + "/v1/traces", data=body, headers={"Content-Type": content_type}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.read()
+
+
+def _document(*spans: dict[str, Any], service: str = "worker") -> dict[str, Any]:
+    return {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": service}}]
+                },
+                "scopeSpans": [{"scope": {"name": "worker"}, "spans": list(spans)}],
+            }
+        ]
+    }
+
+
+def _span(name: str, trace_id: int, span_id: int, parent: int | None = None) -> dict[str, Any]:
+    now = time.time_ns()
+    span = {
+        "traceId": f"{trace_id:032x}",
+        "spanId": f"{span_id:016x}",
+        "name": name,
+        "kind": 5,
+        "startTimeUnixNano": str(now),
+        "endTimeUnixNano": str(now + 1000),
+    }
+    if parent is not None:
+        span["parentSpanId"] = f"{parent:016x}"
+    return span
+
+
+def test_wait_for_complete_waits_until_a_named_parent_arrives(agenttrace: AgentTrace) -> None:
+    trace_id = 0x5B8EFFF798038103D269B633813FC60C
+    _post_json(agenttrace.otlp_endpoint, _document(_span("child", trace_id, 2, parent=1)))
+    assert [span.name for span in agenttrace.awaiting_parents] == ["child"]
+    sender = threading.Timer(
+        0.2,
+        _post_json,
+        (agenttrace.otlp_endpoint, _document(_span("parent", trace_id, 1))),
+    )
+    sender.start()
+    agenttrace.wait_for(complete=True, timeout=10)
+    sender.join()
+    agenttrace.assert_tree("parent [service=worker]\n  child [consumer]")
+    assert agenttrace.awaiting_parents == []
+
+
+def test_a_parent_that_never_arrives_is_named_on_timeout_and_as_orphan(
+    agenttrace: AgentTrace,
+) -> None:
+    _post_json(agenttrace.otlp_endpoint, _document(_span("child", 0xABC, 2, parent=0xFEED)))
+    with pytest.raises(AssertionError) as timeout:
+        agenttrace.wait_for(complete=True, timeout=0.2)
+    assert "- child [service=worker] names parent 000000000000feed" in str(timeout.value)
+    assert "did its process exit without flushing?" in str(timeout.value)
+    with pytest.raises(AssertionError) as orphan:
+        agenttrace.assert_single_trace()
+    assert "000000000000feed" in str(orphan.value)
+    assert "never arrived: did its process exit without flushing?" in str(orphan.value)
+
+
+def test_spans_of_an_earlier_tests_trace_are_late_not_this_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            import json, time, urllib.request
+            from opentelemetry import trace
+
+            seen = {}
+
+            def post(endpoint, name, trace_id, span_id):
+                now = time.time_ns()
+                span = {"traceId": f"{trace_id:032x}", "spanId": f"{span_id:016x}",
+                        "name": name, "startTimeUnixNano": str(now),
+                        "endTimeUnixNano": str(now + 1)}
+                body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]})
+                urllib.request.urlopen(urllib.request.Request(
+                    endpoint + "/v1/traces", data=body.encode(),
+                    headers={"Content-Type": "application/json"}), timeout=10).read()
+
+            def test_first(agenttrace):
+                with trace.get_tracer("t").start_as_current_span("first") as span:
+                    seen["trace"] = span.get_span_context().trace_id
+                post(agenttrace.otlp_endpoint, "between", 0x77, 1)  # a new trace: ours
+
+            def test_second(agenttrace):
+                post(agenttrace.otlp_endpoint, "late", seen["trace"], 9)  # test_first's
+                post(agenttrace.otlp_endpoint, "mine", 0x88, 1)
+                assert [span.name for span in agenttrace.spans] == ["mine"]
+                assert [span.name for span in agenttrace.leaked] == ["late"]
+            """
+        )
+    )
+    pytester.runpytest_subprocess().assert_outcomes(passed=2)
+
+
+def test_session_fixtures_reach_the_receiver_before_any_capture(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nagenttrace_otlp_start = session\n")
+    pytester.makepyfile(
+        dedent(
+            """
+            import pytest
+
+            @pytest.fixture(scope="session")
+            def service(agenttrace_receiver):
+                env = agenttrace_receiver.otlp_env(service_name="llm-service")
+                assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == agenttrace_receiver.otlp_endpoint
+                return env
+
+            def test_it(service, agenttrace):
+                assert agenttrace.otlp_endpoint == service["OTEL_EXPORTER_OTLP_ENDPOINT"]
+                assert service["OTEL_SERVICE_NAME"] == "llm-service"
+            """
+        )
+    )
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+# -- otlp_env ----------------------------------------------------------------------
+def test_otlp_env_points_every_sdk_at_the_receiver(agenttrace: AgentTrace) -> None:
+    env = agenttrace.otlp_env(service_name="validator")
+    assert agenttrace.otlp_endpoint.startswith("http://127.0.0.1:")
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == agenttrace.otlp_endpoint
+    assert env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == agenttrace.otlp_endpoint + "/v1/traces"
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    assert env["OTEL_TRACES_EXPORTER"] == "otlp"
+    assert env["OTEL_METRICS_EXPORTER"] == env["OTEL_LOGS_EXPORTER"] == "none"
+    assert env["OTEL_SERVICE_NAME"] == "validator"
+    assert "TRACEPARENT" not in env  # outside any span, and not asked for
+    grpc = agenttrace.otlp_env(protocol="grpc")
+    assert grpc["OTEL_EXPORTER_OTLP_ENDPOINT"] == agenttrace.otlp_grpc_endpoint
+    assert "OTEL_SERVICE_NAME" not in grpc
+    with pytest.raises(ValueError, match="valid protocols are http/protobuf, http/json, grpc"):
+        agenttrace.otlp_env(protocol="http")
+
+
+# -- bad input: answered with the OTLP status, a finding at teardown, the receiver keeps serving ---
+BAD_REQUESTS = [
+    pytest.param(b"\xff\xff\xff", "application/x-protobuf", 400, "protobuf", id="bad-protobuf"),
+    pytest.param(b"{not json", "application/json", 400, "not JSON", id="bad-json"),
+    pytest.param(b'{"resourceSpans": 3}', "application/json", 400, "OTLP/JSON", id="wrong-json"),
+    pytest.param(b"x", "text/plain", 415, "unsupported Content-Type", id="content-type"),
+    pytest.param(
+        json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "xyz"}]}]}]}).encode(),
+        "application/json",
+        400,
+        "neither hex",
+        id="bad-id-text",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "reason"), BAD_REQUESTS)
+def test_malformed_requests_are_refused_and_fail_the_test(
+    pytester: pytest.Pytester, body: bytes, content_type: str, status: int, reason: str
+) -> None:
+    pytester.makepyfile(
+        dedent(
+            f"""
+            import urllib.error, urllib.request
+            import pytest
+
+            def test_it(agenttrace):
+                request = urllib.request.Request(
+                    agenttrace.otlp_endpoint + "/v1/traces", data={body!r},
+                    headers={{"Content-Type": {content_type!r}}})
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    urllib.request.urlopen(request, timeout=10)
+                refused.value.close()
+                assert refused.value.code == {status}
+                # still serving
+                ok = urllib.request.Request(
+                    agenttrace.otlp_endpoint + "/v1/traces", data=b"{{}}",
+                    headers={{"Content-Type": "application/json"}})
+                assert urllib.request.urlopen(ok, timeout=10).status == 200
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*The OTLP receiver refused 1 export(s) during this test; spans in them were lost:",
+            f"*- OTLP/HTTP request refused ({status}): *{reason}*",
+        ]
+    )
+
+
+def test_bodies_over_the_limit_are_refused_before_and_after_decompression(
+    pytester: pytest.Pytester,
+) -> None:
+    bomb = gzip.compress(b"\0" * 2_000_000)  # about 2 kB that inflate to 2 MB
+    pytester.makeini("[pytest]\nagenttrace_otlp_max_body = 1000000\n")
+    pytester.makepyfile(
+        dedent(
+            f"""
+            import urllib.error, urllib.request
+            import pytest
+
+            def send(endpoint, body, **headers):
+                request = urllib.request.Request(endpoint + "/v1/traces", data=body,
+                    headers={{"Content-Type": "application/x-protobuf", **headers}})
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    urllib.request.urlopen(request, timeout=10)
+                refused.value.close()
+                return refused.value.code
+
+            def test_it(agenttrace):
+                assert send(agenttrace.otlp_endpoint, b"x" * 1_000_001) == 413
+                gzipped = {{"Content-Encoding": "gzip"}}
+                assert send(agenttrace.otlp_endpoint, {bomb!r}, **gzipped) == 413
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*refused 2 export(s)*",
+            "*(413): body of 1000001 bytes is over the receiver's limit of 1000000 bytes*",
+            "*(413): *after decompression*",
+        ]
+    )
+
+
+def test_spans_with_invalid_ids_are_rejected_as_partial_success(
+    agenttrace: AgentTrace, request: pytest.FixtureRequest
+) -> None:
+    good = _span("kept", 0x1234, 1)
+    zero_trace = _span("dropped", 0, 2)
+    status, body = _post_json(agenttrace.otlp_endpoint, _document(good, zero_trace))
+    assert status == 200
+    assert json.loads(body)["partialSuccess"]["rejectedSpans"] == "1"
+    assert [span.name for span in agenttrace.spans] == ["kept"]
+    assert agenttrace._receiver_findings()  # fails the test at teardown ...
+    problems = agenttrace._receiver_problems
+    assert "rejected 1 span(s): span 'dropped': invalid trace id" in problems[0]
+    problems.clear()  # ... which this test expects and so takes back
+
+
+def test_gzip_protobuf_from_the_sdk_encoder_is_accepted(agenttrace: AgentTrace) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from pytest_agenttrace.remote._codec import encode_protobuf
+
+    provider = TracerProvider()  # not attached: only the receiver delivers its spans
+    with provider.get_tracer("t").start_as_current_span("elsewhere") as span:
+        pass
+    request = urllib.request.Request(
+        agenttrace.otlp_endpoint + "/v1/traces",
+        data=gzip.compress(encode_protobuf([span])),  # type: ignore[list-item]
+        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    assert [captured.name for captured in agenttrace.spans] == ["elsewhere"]
+
+
+def test_other_signals_are_taken_and_other_paths_refused(agenttrace: AgentTrace) -> None:
+    for path in ("/v1/metrics", "/v1/logs"):
+        request = urllib.request.Request(
+            agenttrace.otlp_endpoint + path,
+            data=b"",
+            headers={"Content-Type": "application/x-protobuf"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(
+            urllib.request.Request(
+                agenttrace.otlp_endpoint + "/etc/passwd",
+                data=b"",
+                headers={"Content-Type": "application/x-protobuf"},
+            ),
+            timeout=10,
+        )
+    refused.value.close()
+    assert refused.value.code == 404
+    assert "unknown path '/etc/passwd'" in agenttrace._receiver_problems.pop()
+
+
+def test_bad_receiver_settings_are_usage_errors(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_it(): pass")
+    result = pytester.runpytest_subprocess("--agenttrace-otlp-http-port=http")
+    result.stderr.fnmatch_lines(
+        ["*agenttrace_otlp_http_port = 'http': a port number from 0 to 65535 (0: a free port)"]
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result = pytester.runpytest_subprocess("--agenttrace-otlp-start=later")
+    result.stderr.fnmatch_lines(
+        ["*agenttrace_otlp_start = 'later': valid values are first-use, session"]
+    )
+
+
+def test_a_non_loopback_bind_warns(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        "def test_it(agenttrace):\n    assert agenttrace.otlp_endpoint.startswith('http://0.0.0.0:')\n"
+    )
+    result = pytester.runpytest_subprocess("--agenttrace-otlp-host=0.0.0.0", "-W", "default")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*binds 0.0.0.0, not loopback*"])
