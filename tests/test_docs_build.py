@@ -1,4 +1,4 @@
-"""The documentation builds with `mkdocs build --strict` (broken links, missing snippets)."""
+"""The documentation builds with `mkdocs build --strict` (broken links and anchors)."""
 
 from __future__ import annotations
 
