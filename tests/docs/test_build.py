@@ -1,4 +1,4 @@
-"""The documentation builds with `mkdocs build --strict` (broken links, missing snippets)."""
+"""The documentation builds with `mkdocs build --strict` (broken links and anchors)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_docs_build_strict(tmp_path: Path) -> None:
