@@ -277,25 +277,32 @@ class CapturedSpan:
         )
 
 
+class _Services:
+    """The `service.name`s among a forest's spans, computed once on first use."""
+
+    def __init__(self, spans: list[CapturedSpan]) -> None:
+        self._spans = spans
+        self._names: set[str | None] | None = None
+
+    @property
+    def names(self) -> set[str | None]:
+        if self._names is None:
+            self._names = {span.service for span in self._spans}
+        return self._names
+
+
 class Trace:
     """The captured spans that share one trace id."""
 
-    def __init__(self, trace_id: int) -> None:
+    def __init__(self, trace_id: int, forest_services: _Services | None = None) -> None:
         self.trace_id = trace_id
         self.spans: list[CapturedSpan] = []
-        self._services: set[str | None] | None = None
-
-    @property
-    def services(self) -> set[str | None]:
-        """The `service.name`s of the trace's spans: more than one when it crossed processes."""
-        if self._services is None:
-            self._services = {span.service for span in self.spans}
-        return self._services
+        self._forest_services = forest_services or _Services(self.spans)
 
     def shows_service(self, span: CapturedSpan) -> bool:
-        """Whether a rendering names `span`'s service: on its trace's roots and wherever
-        the service changes, in traces that crossed processes (so a pasted tree keeps them)."""
-        if len(self.services) < 2:
+        """Whether a rendering names `span`'s service: on roots and wherever the service
+        changes, when the spans came from more than one service (a pasted tree keeps them)."""
+        if len(self._forest_services.names) < 2:
             return False
         return span.parent is None or span.parent.service != span.service
 
@@ -397,6 +404,7 @@ class SpanForest(SpanQueries):
     def __init__(self, readable_spans: Iterable[ReadableSpan]) -> None:
         ordered = sorted(readable_spans, key=lambda span: span.start_time or 0)
         self._spans = [CapturedSpan(readable) for readable in ordered]
+        services = _Services(self._spans)
         by_id: dict[tuple[int, int], CapturedSpan] = {}
         for span in self.spans:
             by_id[(span.trace_id, span.span_id)] = span
@@ -407,7 +415,7 @@ class SpanForest(SpanQueries):
         for span in self.spans:
             trace = traces.get(span.trace_id)
             if trace is None:
-                trace = traces[span.trace_id] = Trace(span.trace_id)
+                trace = traces[span.trace_id] = Trace(span.trace_id, services)
                 self.traces.append(trace)
             trace.spans.append(span)
             span.trace = trace
