@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 _SUITE_OPTIONS = pytest.StashKey[AgentTraceOptions]()
 _CAPTURE = pytest.StashKey["AgentTrace"]()
 _REDIS_ENV = "AGENTTRACE_REDIS_URL"
+_OPEN_SESSIONS: list[int] = []  # configs of this process that are configured now
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,6 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _OPEN_SESSIONS.append(id(config))
     config.addinivalue_line("markers", marker_help())
     config.stash[_SUITE_OPTIONS] = suite_options(config)
     receiver_settings(config)  # validated now: a bad value stops the run before any test
@@ -59,8 +61,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     import sys
 
+    _OPEN_SESSIONS.remove(id(config))
     receiver = sys.modules.get(f"{__package__}.remote._receiver")
-    if receiver is not None:  # only if this session started one
+    # pytester's in-process runs configure and unconfigure inside the outer
+    # session: the receiver closes with the outermost session only
+    if receiver is not None and not _OPEN_SESSIONS:
         receiver.close_process_receiver()
 
 

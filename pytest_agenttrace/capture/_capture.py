@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -52,6 +53,7 @@ class Capture(SpanQueries):
         self._received: set[tuple[int, int]] = set()
         self._late: list[ReadableSpan] = []
         self._receiver_problems: list[str] = []
+        self._began_ns = 0
         self._cache_key: tuple[int, int] | None = None
         self._forest: SpanForest | None = None
         self._all_forest: SpanForest | None = None
@@ -62,6 +64,7 @@ class Capture(SpanQueries):
     def _start(self, options: AgentTraceOptions) -> None:
         self.options = options
         router = INSTALLATION.router
+        self._began_ns = time.time_ns()
         self._receiver_problems += router.pending_problems
         router.pending_problems.clear()
         # Parents that are not orphans though never captured: spans open since
@@ -82,7 +85,10 @@ class Capture(SpanQueries):
         still_open = (span for span in started if span.end_time is None)
         router.left_open.update(span_key(span) for span in still_open)
         if router.receivers_running:
-            router.finish_traces({span.context.trace_id for span in started if span.context})
+            # traces rooted here; not an ambient trace (a CI plugin's session span)
+            # that later tests' spans share
+            rooted = {s.context.trace_id for s in started if s.context and s.parent is None}
+            router.finish_traces(rooted)
         logging.getLogger("opentelemetry").removeHandler(self._log_recorder)
         if any(_PROVIDER_OVERRIDE in r.getMessage() for r in self._log_recorder.records):
             warnings.warn(

@@ -88,7 +88,12 @@ class SpanRouter(SpanProcessor):
             self.open_outside.discard(span_key(span))
         if capture is not None:
             capture._ended.append(span)
-        elif self.left_open:
+            return
+        if self.receivers_running and span.parent is None and span.context is not None:
+            # a trace rooted outside any capture (a fixture's warm-up call): what
+            # other processes send for it later is not the running test's
+            self.finish_traces({span.context.trace_id})
+        if self.left_open:
             key = span_key(span)
             if key in self.left_open:
                 self.left_open.discard(key)
@@ -105,7 +110,11 @@ class SpanRouter(SpanProcessor):
             context = span.context
             if capture is None:
                 self.stray.append(span)  # for the next capture, as leaked
-            elif context is not None and context.trace_id in self.finished_traces:
+            elif (context is not None and context.trace_id in self.finished_traces) or (
+                (span.start_time or 0) < capture._began_ns
+            ):
+                # an earlier test's trace, or begun before this test did (by a fixture
+                # or in a process the test never reached)
                 capture._late.append(span)
             else:
                 capture._received.add(span_key(span))

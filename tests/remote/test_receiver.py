@@ -209,6 +209,15 @@ def test_a_parent_that_never_arrives_is_named_on_timeout_and_as_orphan(
     assert "never arrived: did its process exit without flushing?" in str(orphan.value)
 
 
+def test_a_span_begun_before_the_test_is_late_whatever_its_trace(agenttrace: AgentTrace) -> None:
+    # a fixture's warm-up call whose trace nobody here started: its spans come late
+    old = _span("warm_up", 0x99, 1)
+    old["startTimeUnixNano"] = str(time.time_ns() - 10_000_000_000)
+    _post_json(agenttrace.otlp_endpoint, _document(old, _span("mine", 0x98, 1)))
+    assert [span.name for span in agenttrace.spans] == ["mine"]
+    assert [span.name for span in agenttrace.leaked] == ["warm_up"]
+
+
 def test_spans_of_an_earlier_tests_trace_are_late_not_this_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         dedent(
