@@ -14,6 +14,10 @@ Cases:
    expectation (the pasted-back rendering) and the compact form with counts.
 4. 20 sibling spans matched by 20 overlapping glob lines (greedy assignment
    would fail here; bipartite matching must not).
+5. a child process exporting 100,000 spans (BatchSpanProcessor, OTLP/HTTP
+   protobuf) to our receiver, capturing, vs to a sink that answers 200 unparsed.
+6. receiving one span: decoding an OTLP protobuf request of 10,000 spans and
+   filing them with a capture, per span, vs the in-process capture of 1c.
 """
 
 from __future__ import annotations
@@ -243,6 +247,34 @@ def bench_trees(repeat: int) -> list[Row]:
 # ------------------------------------------------------------------------- report
 
 
+# ------------------------------------------------------------------------- 5, 6. remote
+
+
+def bench_remote(spans: int, rounds: int, in_process_per_span: float) -> list[Row]:
+    import remote
+
+    ours, sink = remote.child_export(spans, rounds)
+    per_span = remote.receive_cost(10_000, repeat=rounds * 2)
+    return [
+        Row(
+            f"5 child exports {spans:,} spans to our receiver",
+            ours,
+            "s",
+            1.1,
+            ours / sink,
+            f"vs sink {sink:.2f} s",
+        ),
+        Row(
+            "6 receive + decode one span",
+            per_span * 1e6,
+            "µs/span",
+            1.0,
+            per_span / in_process_per_span,
+            "ratio vs 1c",
+        ),
+    ]
+
+
 def format_figure(row: Row) -> str:
     if row.unit == "s":
         return f"{row.figure * 1000:10.2f} ms"
@@ -294,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = bench_capture(number=max(200, int(5_000 * scale)), rounds=max(3, int(15 * scale)))
     rows.append(bench_fixture(number=max(200, int(5_000 * scale)), repeat=7))
     rows.extend(bench_trees(repeat=3 if args.quick else 5))
+    in_process = next(row for row in rows if row.case.startswith("1c")).figure / 1e6
+    rows.extend(
+        bench_remote(
+            spans=10_000 if args.quick else 100_000, rounds=3, in_process_per_span=in_process
+        )
+    )
     print(f"pytest-agenttrace benchmarks (Python {sys.version.split()[0]}, best of N)\n")
     print_table(rows)
     failed = [row.case for row in rows if not row.passed]

@@ -156,54 +156,105 @@ def _from_request(request: Any) -> Decoded:
                 scope_spans.scope.version or None,
                 scope_spans.schema_url or None,
             )
+            append = decoded.spans.append
             for span in scope_spans.spans:
-                problem = _id_problem(span)
+                trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
+                problem = _id_problem(trace_id, span_id, parent_id)
                 if problem:
                     decoded.rejected += 1
                     decoded.errors.append(f"span {span.name!r}: {problem}")
                     continue
-                decoded.spans.append(_readable(span, resource, scope))
+                append(_OtlpSpan(span, trace_id, span_id, parent_id, resource, scope))
     return decoded
 
 
-def _id_problem(span: Any) -> str | None:
-    if len(span.trace_id) != 16 or not any(span.trace_id):
-        return f"invalid trace id {span.trace_id.hex()!r} (16 bytes, not all zero)"
-    if len(span.span_id) != 8 or not any(span.span_id):
-        return f"invalid span id {span.span_id.hex()!r} (8 bytes, not all zero)"
-    if span.parent_span_id and len(span.parent_span_id) != 8:
-        return f"invalid parent span id {span.parent_span_id.hex()!r} (8 bytes)"
+_ZERO_TRACE = bytes(16)
+_ZERO_SPAN = bytes(8)
+_UNSET = Status(StatusCode.UNSET)
+
+
+def _id_problem(trace_id: bytes, span_id: bytes, parent_id: bytes) -> str | None:
+    if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
+        return f"invalid trace id {trace_id.hex()!r} (16 bytes, not all zero)"
+    if len(span_id) != 8 or span_id == _ZERO_SPAN:
+        return f"invalid span id {span_id.hex()!r} (8 bytes, not all zero)"
+    if parent_id and len(parent_id) != 8:
+        return f"invalid parent span id {parent_id.hex()!r} (8 bytes)"
     return None
 
 
-def _readable(span: Any, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
-    trace_id = int.from_bytes(span.trace_id, "big")
-    flags = TraceFlags(span.flags & 0xFF)
-    state = TraceState.from_header([span.trace_state]) if span.trace_state else None
-    context = SpanContext(trace_id, int.from_bytes(span.span_id, "big"), False, flags, state)
-    parent = None
-    if span.parent_span_id and any(span.parent_span_id):
-        is_remote = bool(span.flags & _IS_REMOTE) if span.flags & _HAS_IS_REMOTE else False
-        parent = SpanContext(trace_id, int.from_bytes(span.parent_span_id, "big"), is_remote, flags)
-    code = _STATUSES.get(span.status.code, StatusCode.UNSET)
-    return ReceivedSpan(
-        name=span.name,
-        context=context,
-        parent=parent,
-        resource=resource,
-        attributes=_attributes(span.attributes),
-        events=[
+class _OtlpSpan(ReceivedSpan):
+    """A received span whose attributes, events and links decode on first use.
+
+    What linking spans into trees needs (ids, name, kind, status, times) is
+    read at once; the rest waits, so the receiver answers an export fast.
+    """
+
+    def __init__(
+        self,
+        message: Any,
+        trace_id: bytes,
+        span_id: bytes,
+        parent_id: bytes,
+        resource: Resource,
+        scope: InstrumentationScope,
+    ) -> None:
+        number = int.from_bytes(trace_id, "big")
+        flags_field = message.flags
+        flags = TraceFlags(flags_field & 0xFF)
+        state = TraceState.from_header([message.trace_state]) if message.trace_state else None
+        parent = None
+        if parent_id and parent_id != _ZERO_SPAN:
+            remote = bool(flags_field & _IS_REMOTE) if flags_field & _HAS_IS_REMOTE else False
+            parent = SpanContext(number, int.from_bytes(parent_id, "big"), remote, flags)
+        status = message.status
+        code = status.code
+        if code == 0 and not status.message:
+            span_status = _UNSET
+        else:
+            kept = _STATUSES.get(code, StatusCode.UNSET)
+            # the SDK keeps a description only on ERROR, as the API does
+            span_status = Status(kept, status.message or None if kept is StatusCode.ERROR else None)
+        start = message.start_time_unix_nano
+        super().__init__(
+            name=message.name,
+            context=SpanContext(number, int.from_bytes(span_id, "big"), False, flags, state),
+            parent=parent,
+            resource=resource,
+            kind=_KINDS.get(message.kind, SpanKind.INTERNAL),
+            status=span_status,
+            start_time=start,
+            end_time=message.end_time_unix_nano or start,
+            instrumentation_scope=scope,
+        )
+        self._message: Any = message
+
+    def _decode(self) -> None:
+        message = self._message
+        if message is None:
+            return
+        self._attributes = _attributes(message.attributes)
+        self._events = [
             Event(event.name, _attributes(event.attributes), event.time_unix_nano)
-            for event in span.events
-        ],
-        links=[_link(link) for link in span.links],
-        kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
-        # the SDK keeps a description only on ERROR, as the API does
-        status=Status(code, span.status.message or None if code is StatusCode.ERROR else None),
-        start_time=span.start_time_unix_nano,
-        end_time=span.end_time_unix_nano or span.start_time_unix_nano,
-        instrumentation_scope=scope,
-    )
+            for event in message.events
+        ]
+        self._links = [_link(link) for link in message.links]
+        self._message = None  # decoded: the request's memory can go
+
+    @property
+    def attributes(self) -> Any:
+        self._decode()
+        return super().attributes
+
+    @property
+    def events(self) -> Any:
+        self._decode()
+        return super().events
+
+    @property
+    def links(self) -> Any:
+        self._decode()
+        return super().links
 
 
 def _link(link: Any) -> Link:
