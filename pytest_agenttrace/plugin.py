@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 _SUITE_OPTIONS = pytest.StashKey[AgentTraceOptions]()
 _CAPTURE = pytest.StashKey["AgentTrace"]()
+_SHOWN = pytest.StashKey[bool]()  # a report section showed this test's capture
 _REDIS_ENV = "AGENTTRACE_REDIS_URL"
 _OPEN_SESSIONS: list[int] = []  # configs of this process that are configured now
 
@@ -167,11 +168,17 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     capture = item.stash.get(_CAPTURE, None)
-    if capture is None or call.when != "call":
+    if capture is None or call.when == "setup":
         return report
     report_when = capture.options.report
-    if report_when == "always" or (report_when == "failed" and report.failed):
+    wanted = report_when == "always" or (report_when == "failed" and report.failed)
+    # A teardown check (strict mode, a policy) that fails a passed call shows the
+    # trace too; after a failed call, the call's section already did.
+    if wanted and (call.when == "call" or (report.failed and not item.stash.get(_SHOWN, False))):
         from .report._section import describe_capture
 
-        report.sections.append(("Captured agenttrace call", describe_capture(capture)))
+        report.sections.append((f"Captured agenttrace {call.when}", describe_capture(capture)))
+        item.stash[_SHOWN] = True
+    if call.when == "teardown":
+        del item.stash[_CAPTURE]  # nothing outlives its test: the spans go with it
     return report

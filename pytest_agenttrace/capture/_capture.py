@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import warnings
@@ -13,7 +14,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 from .._errors import AgentTraceWarning
 from ._query import CapturedSpan, SpanForest, SpanQueries, Trace
-from ._router import INSTALLATION, RawOrigin, span_key
+from ._router import INSTALLATION, RawOrigin, raw_origin, span_key
 
 if TYPE_CHECKING:
     from .._options import AgentTraceOptions
@@ -40,15 +41,20 @@ class _OTelLogRecorder(logging.Handler):
 class Capture(SpanQueries):
     """Spans recorded during one test; the base of the fixture's AgentTrace.
 
-    The router appends to `_started` / `_ended` from any thread; the forest is
-    rebuilt only when those lists grew since the last query.
+    The router appends each span to `_started` as it starts, from any thread, and
+    ticks `_last_end` as one ends; the forest is rebuilt only when either moved
+    since the last query.
     """
 
     def __init__(self, *, _stray: Iterable[ReadableSpan] = ()) -> None:
         self._started: list[ReadableSpan] = []
-        self._ended: list[ReadableSpan] = []
-        self._origins: dict[int, RawOrigin] = {}
+        self._end_ticks = itertools.count(1)
+        self._last_end = 0
+        self._home: RawOrigin = raw_origin()  # where the test runs
+        self._origins: dict[int, RawOrigin] = {}  # spans that started elsewhere
         self._leaked_before: list[ReadableSpan] = list(_stray)
+        self._leaked_during: list[ReadableSpan] = []
+        self._open_at_clear: set[tuple[int, int]] = set()
         # received from other processes: keys of this test's, and late ones of earlier tests
         self._received: set[tuple[int, int]] = set()
         self._late: list[ReadableSpan] = []
@@ -65,6 +71,7 @@ class Capture(SpanQueries):
         self.options = options
         router = INSTALLATION.router
         self._began_ns = time.time_ns()
+        self._home = raw_origin()
         self._receiver_problems += router.pending_problems
         router.pending_problems.clear()
         # Parents that are not orphans though never captured: spans open since
@@ -107,13 +114,13 @@ class Capture(SpanQueries):
         """Forget everything captured so far (call at the start of each Hypothesis example)."""
         # A span left open across clear() (the test body's own span, say) is no
         # longer captured, but the spans started under it are not orphans.
-        self._ambient_parents.update(
-            span_key(span) for span in list(self._started) if span.end_time is None
-        )
+        still_open = {span_key(span) for span in list(self._started) if span.end_time is None}
+        self._ambient_parents.update(still_open)
+        self._open_at_clear.update(still_open)  # when they end, they are leaked
         self._started.clear()
         self._origins.clear()
-        self._ended.clear()
         self._leaked_before.clear()
+        self._leaked_during.clear()
         self._received.clear()
         self._late.clear()
         self._log_recorder.records.clear()
@@ -135,13 +142,16 @@ class Capture(SpanQueries):
 
     # -- raw data --------------------------------------------------------------------
     def _refresh(self) -> None:
-        key = (len(self._started), len(self._ended))
+        key = (len(self._started), self._last_end)
         if key == self._cache_key and self._forest is not None:
             return
         started = list(self._started)
         self._cache_key = key
         self._all_forest = SpanForest(started)
-        self._forest = SpanForest(span for span in started if span.end_time is not None)
+        if all(span.end_time is not None for span in started):
+            self._forest = self._all_forest  # the usual case: one forest, not two
+        else:
+            self._forest = SpanForest(span for span in started if span.end_time is not None)
 
     @property
     def forest(self) -> SpanForest:
@@ -189,10 +199,7 @@ class Capture(SpanQueries):
     @property
     def leaked(self) -> list[ReadableSpan]:
         """Spans that ended during this test but started before it (an earlier test's)."""
-        # on_end receives a snapshot, not the object on_start saw: compare ids.
-        started = {span_key(span) for span in list(self._started)}
-        during = [span for span in list(self._ended) if span_key(span) not in started]
-        return self._leaked_before + during + self._late
+        return self._leaked_before + self._leaked_during + self._late
 
     @property
     def otel_log_records(self) -> list[logging.LogRecord]:

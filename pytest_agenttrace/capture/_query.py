@@ -122,13 +122,19 @@ class ReceivedSpan(ReadableSpan):
 class CapturedSpan:
     """One captured span with its place in the tree. `readable` is the SDK `ReadableSpan`."""
 
-    __slots__ = ("readable", "parent", "children", "trace", "__weakref__")
+    __slots__ = ("readable", "parent", "_children", "trace")
 
     def __init__(self, readable: ReadableSpan) -> None:
         self.readable = readable
         self.parent: CapturedSpan | None = None
-        self.children: list[CapturedSpan] = []
+        self._children: list[CapturedSpan] | None = None  # most spans are leaves
         self.trace: Trace = None  # type: ignore[assignment]  # set by SpanForest
+
+    @property
+    def children(self) -> list[CapturedSpan]:
+        """Direct children, in start order."""
+        children = self._children
+        return children if children is not None else []
 
     # -- identity --------------------------------------------------------------
     @property
@@ -405,34 +411,39 @@ class SpanForest(SpanQueries):
         ordered = sorted(readable_spans, key=lambda span: span.start_time or 0)
         self._spans = [CapturedSpan(readable) for readable in ordered]
         services = _Services(self._spans)
-        by_id: dict[tuple[int, int], CapturedSpan] = {}
-        for span in self.spans:
-            by_id[(span.trace_id, span.span_id)] = span
-        self._by_id = by_id
         self.traces: list[Trace] = []
-        traces: dict[int, Trace] = {}
+        # per trace, span id -> span: the ids are the spans' own ints, no key objects
+        traces: dict[int, tuple[Trace, dict[int, CapturedSpan]]] = {}
+        for span in self._spans:
+            trace_id = span.trace_id
+            found = traces.get(trace_id)
+            if found is None:
+                found = traces[trace_id] = (Trace(trace_id, services), {})
+                self.traces.append(found[0])
+            found[0].spans.append(span)
+            found[1][span.span_id] = span
+            span.trace = found[0]
+        self._by_id = traces
         self.roots: list[CapturedSpan] = []
-        for span in self.spans:
-            trace = traces.get(span.trace_id)
-            if trace is None:
-                trace = traces[span.trace_id] = Trace(span.trace_id, services)
-                self.traces.append(trace)
-            trace.spans.append(span)
-            span.trace = trace
+        for span in self._spans:
             parent_id = span.parent_span_id
-            parent = by_id.get((span.trace_id, parent_id)) if parent_id is not None else None
+            parent = traces[span.trace_id][1].get(parent_id) if parent_id is not None else None
             if parent is None:
                 self.roots.append(span)
+                continue
+            span.parent = parent
+            if parent._children is None:
+                parent._children = [span]
             else:
-                span.parent = parent
-                parent.children.append(span)
+                parent._children.append(span)
 
     @property
     def spans(self) -> list[CapturedSpan]:
         return self._spans
 
     def get(self, trace_id: int, span_id: int) -> CapturedSpan | None:
-        return self._by_id.get((trace_id, span_id))
+        found = self._by_id.get(trace_id)
+        return None if found is None else found[1].get(span_id)
 
     def wrap(self, span: CapturedSpan | ReadableSpan) -> CapturedSpan | None:
         if isinstance(span, CapturedSpan):

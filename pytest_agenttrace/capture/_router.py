@@ -76,28 +76,44 @@ class SpanRouter(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         capture = self.active
         if capture is not None:
+            # The live span: it shows its end when it ends, so no snapshot is kept.
             capture._started.append(span)
-            # Span data names no thread; the thread-pool context-loss check needs it.
-            capture._origins[id(span)] = raw_origin()
+            # Span data names no thread; the thread-pool context-loss check needs
+            # it. Most spans start where the test runs: only the others are noted.
+            origin = raw_origin()
+            if origin != capture._home:
+                capture._origins[id(span)] = origin
         elif len(self.open_outside) < _OPEN_OUTSIDE_LIMIT:
             self.open_outside.add(span_key(span))
 
     def on_end(self, span: ReadableSpan) -> None:
         capture = self.active
-        if self.open_outside:
-            self.open_outside.discard(span_key(span))
         if capture is not None:
-            capture._ended.append(span)
-            return
-        if self.receivers_running and span.parent is None and span.context is not None:
+            # next() on a count is atomic: any end after a query changes the tick
+            capture._last_end = next(capture._end_ticks)
+        elif self.receivers_running and span.parent is None and span.context is not None:
             # a trace rooted outside any capture (a fixture's warm-up call): what
             # other processes send for it later is not the running test's
             self.finish_traces({span.context.trace_id})
-        if self.left_open:
-            key = span_key(span)
-            if key in self.left_open:
-                self.left_open.discard(key)
+        if self.open_outside or self.left_open or (capture is not None and capture._open_at_clear):
+            self._end_of_foreign(span, capture)
+
+    def _end_of_foreign(self, span: ReadableSpan, capture: Capture | None) -> None:
+        """A span that started outside the running capture ends: leaked, or ambient."""
+        key = span_key(span)
+        if key in self.open_outside:
+            self.open_outside.discard(key)
+            if capture is not None:
+                capture._leaked_during.append(span)
+        elif key in self.left_open:  # an earlier test's span
+            self.left_open.discard(key)
+            if capture is not None:
+                capture._leaked_during.append(span)
+            else:
                 self.stray.append(span)
+        elif capture is not None and key in capture._open_at_clear:
+            capture._open_at_clear.discard(key)
+            capture._leaked_during.append(span)
 
     def receive(self, spans: list[ReadableSpan]) -> None:
         """Spans from another process: the running test's, unless an earlier test's trace.
@@ -119,7 +135,7 @@ class SpanRouter(SpanProcessor):
             else:
                 capture._received.add(span_key(span))
                 capture._started.append(span)
-                capture._ended.append(span)
+                capture._last_end = next(capture._end_ticks)
 
     def report_problem(self, problem: str) -> None:
         """A finding of the receiver (a malformed export): fails the running or next test."""

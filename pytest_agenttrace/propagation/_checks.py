@@ -62,6 +62,7 @@ class PropagationChecks:
         options: AgentTraceOptions
         _started: list[ReadableSpan]
         _origins: dict[int, RawOrigin]
+        _home: RawOrigin
         _ambient_parents: set[tuple[int, int]]
         _all_forest: SpanForest | None
 
@@ -123,6 +124,7 @@ class PropagationChecks:
             list(spy.injects),
             list(spy.extracts),
             self._ambient_parents,
+            self._home,
         )
 
     @property

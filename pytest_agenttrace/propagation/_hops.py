@@ -100,9 +100,12 @@ class Analysis:
         injects: Sequence[InjectCall],
         extracts: Sequence[ExtractCall],
         ambient_parents: Iterable[tuple[int, int]] = (),
+        home: RawOrigin | None = None,
     ) -> None:
         self.forest = forest
         self.origins = origins
+        # where spans without a noted origin started (the test's thread and task)
+        self.home = Origin.of(home) if home is not None else None
         self.test_thread = test_thread
         self.injects = list(injects)
         self.extracts = list(extracts)
@@ -127,7 +130,9 @@ class Analysis:
     # -- basic facts --------------------------------------------------------------
     def origin(self, span: CapturedSpan) -> Origin | None:
         raw = self.origins.get(id(span.readable))
-        return None if raw is None else Origin.of(raw)
+        if raw is not None:
+            return Origin.of(raw)
+        return None if span.received else self.home
 
     def is_orphan(self, span: CapturedSpan) -> bool:
         parent = span.parent_span_id
