@@ -53,5 +53,5 @@ def test_a_worker_that_loses_the_context_is_named(
     with pytest.raises(AssertionError) as failure:
         agenttrace.assert_single_trace()
     message = str(failure.value)
-    assert "`process validation` [consumer] [service=validation-worker]" in message
+    assert "`process validation` [consumer] (service 'validation-worker')" in message
     assert "most likely sender: `submit validation` [producer]" in message

@@ -57,11 +57,27 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
             assert_trace_tree(self, expected, **options)
             return
         except AssertionError as error:
-            hint = self._broken_hop_hint()
+            hints = [self._awaiting_hint(), self._broken_hop_hint()]
+            hint = "\n\n".join(text for text in hints if text)
             if not hint:
                 raise
             message = f"{error}\n\n{hint}"
         raise AssertionError(message)  # outside the except: no "During handling of..."
+
+    def _awaiting_hint(self) -> str:
+        awaiting = self.awaiting_parents
+        if not awaiting:
+            return ""
+        lines = [
+            f"{len(awaiting)} span(s) received from another process name a parent that "
+            f"has not arrived (yet): wait_for(complete=True) before asserting, or did "
+            f"that process exit without flushing?"
+        ]
+        lines += [
+            f"- {span.name} [service={span.service}] under parent {span.parent_span_id:016x}"
+            for span in awaiting[:10]
+        ]
+        return "\n".join(lines)
 
     def render(self, style: str = "box") -> str:
         """The captured trees as text (`box` as in reports, `indent` as in expectations)."""

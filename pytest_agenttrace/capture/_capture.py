@@ -193,6 +193,9 @@ class Capture(SpanQueries):
             for span in self._all_forest.roots
             if span.received
             and span.parent_span_id is not None
+            # a parent in its own process: one from a carrier (a caller outside
+            # the test) is nothing to wait for
+            and not span.has_remote_parent
             and (span.trace_id, span.parent_span_id) not in self._ambient_parents
         ]
 

@@ -98,7 +98,10 @@ class WaitFor(SpanQueries):
         else:
             wanted = ""
         if complete:
-            wanted += " and every started span to end" if wanted else "every started span to end"
+            every = "every started span to end"
+            if self.awaiting_parents:  # spans from other processes: their parents too
+                every += " and every parent it names to arrive"
+            wanted += f" and {every}" if wanted else every
         open_spans = self.unfinished
         lines = [
             f"wait_for() timed out after {timeout:g} s waiting for {wanted}.",

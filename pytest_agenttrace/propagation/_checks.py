@@ -163,9 +163,7 @@ class PropagationChecks:
                     f"Orphan spans: {len(orphans)} span(s) point to a parent that was never "
                     f"captured.",
                     [orphan_bullet(span) for span in orphans],
-                    "The parent context came from outside the test (a stale or hand-made "
-                    "context, a span from an earlier test, or a provider that is not "
-                    f"captured). See {DOCS}#orphans",
+                    _orphan_fix(orphans),
                 )
             )
         malformed = analysis.malformed_extractions()
@@ -230,12 +228,15 @@ class PropagationChecks:
         if orphans:
             lines += ["Orphans (parent neither captured nor extracted from a carrier):"]
             lines += [f"- {orphan_bullet(span)}" for span in orphans]
-        lines += [
-            "",
-            "Each extra trace is a fragment: a hop (queue, RPC, thread, task) that lost the "
-            "context. Carry it over with propagate.inject()/extract() or "
-            f"contextvars.copy_context(). See {DOCS}#fragments",
-        ]
+        if len(forest.traces) > 1:
+            lines += [
+                "",
+                "Each extra trace is a fragment: a hop (queue, RPC, thread, task) that lost "
+                "the context. Carry it over with propagate.inject()/extract() or "
+                f"contextvars.copy_context(). See {DOCS}#fragments",
+            ]
+        else:
+            lines += ["", _orphan_fix(orphans)]
         raise AssertionError("\n".join(lines))
 
     def _broken_hop_hint(self) -> str:
@@ -403,6 +404,21 @@ class _NoPropagator(TextMapPropagator):
     @property
     def fields(self) -> set[str]:
         return set()
+
+
+def _orphan_fix(orphans: list[CapturedSpan]) -> str:
+    if all(span.received for span in orphans):
+        return (
+            "Their parents were not exported: a process killed or exited before its "
+            "spans were flushed (call provider.shutdown() or force_flush() before exit), "
+            "or the test asserted before they arrived (wait_for(complete=True)). "
+            f"See {DOCS}#orphans"
+        )
+    return (
+        "The parent context came from outside the test (a stale or hand-made "
+        "context, a span from an earlier test, or a provider that is not "
+        f"captured). See {DOCS}#orphans"
+    )
 
 
 def _pattern_text(pattern: NamePattern) -> str:

@@ -32,7 +32,7 @@ def label(span: CapturedSpan) -> str:
     if span.kind is not SpanKind.INTERNAL:
         text += f" [{span.kind.name.lower()}]"
     if span.received:
-        text += f" [service={span.service}]"
+        text += f" ({'service ' + repr(span.service) if span.service else 'another process'})"
     if not span.ended:
         text += " (still open)"
     return text
@@ -141,6 +141,9 @@ class Analysis:
             and parent is not None
             and (span.trace_id, parent) not in self.extracted_parents
             and (span.trace_id, parent) not in self.ambient_parents
+            # another process extracted its parent from a carrier: a caller from
+            # outside the test, as an in-process span continuing an extract()
+            and not (span.received and span.has_remote_parent)
         )
 
     def orphans(self) -> list[CapturedSpan]:
@@ -181,6 +184,27 @@ class Analysis:
         enclosing = self.enclosing_span(root, test_thread_only=True)
         if enclosing is not None and not self._busy_before(root, enclosing):
             return self.worker_reason(root, enclosing)
+        injector = self.injected_for(root)
+        if injector is not None:
+            return (
+                f"a span of another process with no parent and no link, started while "
+                f"{label(injector)} had injected its context for the hop"
+            )
+        return None
+
+    def injected_for(self, root: CapturedSpan) -> CapturedSpan | None:
+        """For a root received from another process: the span of this process that
+        called inject() before it started and was still open then (the context was
+        handed over, and not continued)."""
+        if not root.received:
+            return None
+        for call in self.injects:
+            active = call.active_span
+            if active is None or active.trace_id == root.trace_id or call.time_ns > root.start_time:
+                continue
+            span = self.forest.get(active.trace_id, active.span_id)
+            if span is not None and (span.end_time is None or span.end_time >= root.start_time):
+                return span
         return None
 
     def senders_before(self, root: CapturedSpan) -> list[CapturedSpan]:
@@ -268,8 +292,8 @@ class Analysis:
 
     def _explain(self, root: CapturedSpan, reason: str) -> BrokenHop:
         hop = BrokenHop(root, reason)
-        if root.kind in RECEIVING_KINDS or self.extract_before(root) is not None:
-            hop.producer = self.likely_sender(root)
+        if root.kind in RECEIVING_KINDS or self.extract_before(root) is not None or root.received:
+            hop.producer = self.likely_sender(root) or self.injected_for(root)
             hop.evidence = self.spy_evidence(root, hop.producer)
         return hop
 
@@ -428,8 +452,8 @@ def orphan_bullet(span: CapturedSpan, extracts: Iterable[ExtractCall] = ()) -> s
     if span.received:
         return (
             f"{label(span)} has parent {parent:016x} (trace "
-            f"{short_id(span.trace_id)}…), which never arrived: did its process exit "
-            f"without flushing? (wait_for(complete=True) waits for it)"
+            f"{short_id(span.trace_id)}…) in its own process, which never arrived: did "
+            f"that process exit without flushing? (wait_for(complete=True) waits for it)"
         )
     text = (
         f"{label(span)} has parent {parent:016x} (trace {short_id(span.trace_id)}…), "

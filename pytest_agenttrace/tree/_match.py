@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Union
 
 from .._errors import ExpectedTreeError
@@ -34,6 +34,7 @@ from ._model import (
 )
 from ._parse import to_expected_roots
 from ._render import (
+    LineBudget,
     RenderLine,
     collapse,
     count_marks,
@@ -42,10 +43,12 @@ from ._render import (
     plain_lines,
     render_lines,
     span_line,
+    walk,
 )
 
 __all__ = ["assert_trace_tree", "roots_of", "trace_tree_matches"]
 
+EXPLAIN_LINE_LIMIT = 20_000
 HINT = (
     "Paste the tree above into the test to accept the current shape; "
     "lines marked ✗ differ from the expectation."
@@ -67,6 +70,9 @@ class _VirtualRoot:
 
 
 _Parent = Union[CapturedSpan, _VirtualRoot]  # noqa: UP007  (runtime alias, 3.9)
+# a span whose children are still to explain: its line, the span, its rendering,
+# and how many marks its own line had (before count marks were added)
+_Shell = tuple[ExpectedSpan, CapturedSpan, RenderLine, int]
 
 
 # --------------------------------------------------------------------------- public
@@ -88,14 +94,14 @@ def assert_trace_tree(spans: Any, expected: Any, *, ordered: bool = False) -> No
         raise error.with_traceback(None) from None
     actual = _VirtualRoot(roots_of(spans))
     matcher = _Matcher(ordered_everywhere=ordered)
-    if matcher.children_match(root_line, actual):
+    if matcher.matches(root_line, actual):
         return
     raise AssertionError(matcher.failure_message(root_line, actual))
 
 
 def trace_tree_matches(spans: Any, expected: Any, *, ordered: bool = False) -> bool:
     """The boolean form of `assert_trace_tree`."""
-    return _Matcher(ordered_everywhere=ordered).children_match(
+    return _Matcher(ordered_everywhere=ordered).matches(
         _expected_root(expected, ordered), _VirtualRoot(roots_of(spans))
     )
 
@@ -332,7 +338,7 @@ class _Level:
         groups = list(range(len(self.children)))
         line_items: list[list[int]] = []
         deep_index: dict[int, int] = {}
-        child_index = _ChildIndex(self.children)
+        child_index = matcher.child_index(parent)
         for line in lines:
             if not line.descendant:
                 line_items.append(
@@ -434,8 +440,71 @@ class _Matcher:
     def __init__(self, *, ordered_everywhere: bool) -> None:
         self.ordered_everywhere = ordered_everywhere
         self._compatible: dict[tuple[int, int], bool] = {}
+        self._indexes: dict[int, _ChildIndex] = {}
+        # A failure explanation renders at most this many span lines: `>>` lines can
+        # pair spans whose subtrees overlap, which would repeat a deep chain per pair.
+        self._budget = LineBudget(EXPLAIN_LINE_LIMIT)
+
+    def child_index(self, parent: _Parent) -> _ChildIndex:
+        index = self._indexes.get(id(parent))
+        if index is None:
+            index = self._indexes[id(parent)] = _ChildIndex(parent.children)
+        return index
 
     # -- does it match? -------------------------------------------------------------
+    def matches(self, line: ExpectedSpan, parent: _Parent) -> bool:
+        """children_match for the top level, with every deeper answer computed first."""
+        self.warm(line, parent)
+        return self.children_match(line, parent)
+
+    def warm(self, line: ExpectedSpan, parent: _Parent) -> None:
+        """Fill the compatibility cache bottom-up with an explicit stack.
+
+        `compatible` recurses through `children_match` one tree level per call;
+        with every deeper pair already known, no call goes deeper than one level,
+        whatever the depth of the trace (agent loops reach thousands of levels).
+        """
+        pending: list[tuple[ExpectedSpan, _Parent, bool]] = [(line, parent, False)]
+        while pending:
+            line, parent, expanded = pending.pop()
+            if expanded:
+                if isinstance(parent, CapturedSpan):
+                    key = (id(line), id(parent))
+                    if key not in self._compatible:
+                        self._compatible[key] = self.children_match(line, parent)
+                continue
+            pending.append((line, parent, True))
+            for child_line, span in self._needed_pairs(line, parent):
+                if (id(child_line), id(span)) in self._compatible:
+                    continue
+                if not self.own_match(child_line, span):
+                    self._compatible[(id(child_line), id(span))] = False
+                elif child_line.children or child_line.allows_extra:
+                    pending.append((child_line, span, False))
+
+    def _needed_pairs(
+        self, line: ExpectedSpan, parent: _Parent
+    ) -> Iterator[tuple[ExpectedSpan, CapturedSpan]]:
+        """The (line, span) pairs children_match(line, parent) asks `compatible` about."""
+        if not line.children and not line.allows_extra:
+            return
+        children = parent.children
+        if self.is_ordered(line):
+            for child_line in line.children:
+                for child in children:
+                    yield child_line, child
+            return
+        index = self.child_index(parent)
+        for child_line in line.children:
+            if not child_line.descendant:
+                for j in index.candidates(child_line):
+                    yield child_line, children[j]
+                continue
+            for child in children:
+                yield child_line, child
+                for deep in child.descendants():
+                    yield child_line, deep
+
     def compatible(self, line: ExpectedSpan, span: CapturedSpan) -> bool:
         key = (id(line), id(span))
         known = self._compatible.get(key)
@@ -516,7 +585,7 @@ class _Matcher:
 
     # -- why not? ---------------------------------------------------------------------
     def failure_message(self, root_line: ExpectedSpan, actual: _VirtualRoot) -> str:
-        lines = self.explain_children(root_line, actual)
+        lines = self.explain_tree(root_line, actual)
         order = self._order_difference(root_line, actual, lines)
         if order:
             lines.append(RenderLine(head=f"roots {order}", is_comment=True))
@@ -534,13 +603,33 @@ class _Matcher:
             ]
         )
 
-    def explain(self, line: ExpectedSpan, span: CapturedSpan) -> RenderLine:
+    def explain_tree(self, root_line: ExpectedSpan, actual: _VirtualRoot) -> list[RenderLine]:
+        """The marked actual tree, level by level from a worklist (no recursion)."""
+        self.warm(root_line, actual)
+        shells: list[_Shell] = []
+        top = self.explain_children(root_line, actual, shells)
+        done = 0
+        while done < len(shells):  # each level appends the shells of the next
+            line, span, rendered, _ = shells[done]
+            if self._budget.take():
+                rendered.children = self.explain_children(line, span, shells)
+            elif span.children:
+                rendered.children = [ellipsis_line()]
+            done += 1
+        # Children before parents: an order difference is told only where nothing
+        # below already explains the failure.
+        for line, span, rendered, own in reversed(shells):
+            order = self._order_difference(line, span, rendered.children)
+            if order and not own:
+                rendered.marks.insert(0, f"children {order}")
+        return top
+
+    @staticmethod
+    def _shell(line: ExpectedSpan, span: CapturedSpan, shells: list[_Shell]) -> RenderLine:
+        """A span's own line and marks; its children come when the worklist gets to it."""
         rendered = span_line(span, line)
         rendered.marks = own_differences(line, span)
-        rendered.children = self.explain_children(line, span)
-        order = self._order_difference(line, span, rendered.children)
-        if order and not rendered.marks:
-            rendered.marks.append(f"children {order}")
+        shells.append((line, span, rendered, len(rendered.marks)))
         return rendered
 
     def _order_difference(
@@ -560,7 +649,9 @@ class _Matcher:
             names.insert(gap, ELLIPSIS_LINE)
         return f"not in the expected order: {', '.join(names)}"
 
-    def explain_children(self, line: ExpectedSpan, parent: _Parent) -> list[RenderLine]:
+    def explain_children(
+        self, line: ExpectedSpan, parent: _Parent, shells: list[_Shell]
+    ) -> list[RenderLine]:
         level = _Level(line.children, parent, self)
         flow = level.flow
         flow.meet_minimums()
@@ -578,11 +669,11 @@ class _Matcher:
         for item, span in enumerate(level.items):
             owner = flow.assigned[item]
             if owner >= 0:
-                rendered = self.explain(level.lines[owner], span)
+                rendered = self._shell(level.lines[owner], span, shells)
                 by_line.setdefault(owner, []).append(rendered)
                 placed.append((span, rendered))
         for span, owner in near.values():
-            rendered = self.explain(level.lines[owner], span)
+            rendered = self._shell(level.lines[owner], span, shells)
             by_line.setdefault(owner, []).append(rendered)  # so a count difference shows
             placed.append((span, rendered))
         name_paired = sorted({owner for _, owner in near.values()})
@@ -594,17 +685,17 @@ class _Matcher:
             if overflow is None and renamed is not None:
                 # Printed apart from its twin under `...`, the twin's pasted line
                 # would take this span too and fail on count: show it as that line's.
-                rendered = self.explain(level.lines[renamed], child)
+                rendered = self._shell(level.lines[renamed], child, shells)
                 by_line.setdefault(renamed, []).append(rendered)
                 placed.append((child, rendered))
             elif overflow is None and line.allows_extra:
                 extras.append(child)
             elif overflow is not None:
-                rendered = self.explain(level.lines[overflow], child)
+                rendered = self._shell(level.lines[overflow], child, shells)
                 by_line.setdefault(overflow, []).append(rendered)
                 placed.append((child, rendered))
             else:
-                rendered = _plain(child)
+                rendered = _plain(child, self._budget)
                 rendered.marks.append("unexpected span")
                 placed.append((child, rendered))
         missing = self._mark_counts(level, by_line)
@@ -707,14 +798,14 @@ def _extend_by_any_run(reachable: list[bool]) -> list[bool]:
     return extended
 
 
-def _plain(span: CapturedSpan) -> RenderLine:
+def _plain(span: CapturedSpan, budget: LineBudget) -> RenderLine:
     rendered = span_line(span)
-    rendered.children = plain_lines(span.children, all_attributes=False)
+    rendered.children = plain_lines(span.children, all_attributes=False, budget=budget)
     return rendered
 
 
 def _has_marks(line: RenderLine) -> bool:
-    return bool(line.marks) or line.is_comment or any(_has_marks(c) for c in line.children)
+    return any(each.marks or each.is_comment for each in walk([line]))
 
 
 def own_differences(line: ExpectedSpan, span: CapturedSpan) -> list[str]:

@@ -272,19 +272,20 @@ def format_expected_line(node: ExpectedSpan) -> str:
 def format_expected(nodes: Iterable[ExpectedSpan], indent: str = "  ") -> str:
     """The text form of expected lines (the inverse of `parse_expected`)."""
     out: list[str] = []
-
-    def visit(node: ExpectedSpan, depth: int) -> None:
+    # An explicit stack of lines to write: a node, or a `...` at a depth.
+    pending: list[tuple[ExpectedSpan | None, int]] = [(node, 0) for node in reversed(list(nodes))]
+    while pending:
+        node, depth = pending.pop()
+        if node is None:
+            out.append(indent * depth + ELLIPSIS_LINE)
+            continue
         out.append(indent * depth + format_expected_line(node))
-        _emit_children(node, depth + 1)
-
-    def _emit_children(node: ExpectedSpan, depth: int) -> None:
+        below: list[tuple[ExpectedSpan | None, int]] = []
         for position, child in enumerate(node.children):
             if position in node.gaps:
-                out.append(indent * depth + ELLIPSIS_LINE)
-            visit(child, depth)
+                below.append((None, depth + 1))
+            below.append((child, depth + 1))
         if len(node.children) in node.gaps:
-            out.append(indent * depth + ELLIPSIS_LINE)
-
-    for node in nodes:
-        visit(node, 0)
+            below.append((None, depth + 1))
+        pending.extend(reversed(below))
     return "\n".join(out)

@@ -6,6 +6,7 @@ Errors name the line and column, with a caret under the offending character.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,10 @@ def parse_expected_with_gaps(text: str) -> tuple[list[ExpectedSpan], tuple[int, 
     if not isinstance(text, str):
         raise ExpectedTreeError(f"expected text must be a str, got {type(text).__name__}")
     return _Parser(text).parse()
+
+
+# every box unit is 4 characters wide, so a run's length is its width in columns
+_INDENT_RUN = re.compile("(?:" + "|".join(re.escape(unit) for unit in BOX_UNITS) + "| )+")
 
 
 @dataclass
@@ -127,8 +132,14 @@ class _Parser:
 
     def _measure_indent(self, number: int, raw: str) -> tuple[int, int | None]:
         """Indentation in columns (box units count as 4) and where content starts."""
+        # Runs of spaces and box units skip at C speed: a chain thousands of levels
+        # deep is indented by tens of thousands of characters per line.
         position = 0
         while position < len(raw):
+            run = _INDENT_RUN.match(raw, position)
+            if run is not None and run.end() > position:
+                position = run.end()
+                continue
             if raw.startswith(BOX_UNITS, position):
                 position += 4
             elif raw[position] == " ":

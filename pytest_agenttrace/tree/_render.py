@@ -120,13 +120,52 @@ def _shown_attributes(
     return shown
 
 
-def plain_lines(spans: Iterable[CapturedSpan], *, all_attributes: bool) -> list[RenderLine]:
-    lines = []
-    for span in spans:
+class LineBudget:
+    """How many more span lines a rendering may write; past it, subtrees become `...`.
+
+    A `...` line parses back as "more spans here", so a cut rendering still
+    pastes back as a (looser) expectation.
+    """
+
+    def __init__(self, lines: int | None) -> None:
+        self.left = lines
+
+    def take(self) -> bool:
+        if self.left is None:
+            return True
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+
+def plain_lines(
+    spans: Iterable[CapturedSpan], *, all_attributes: bool, budget: LineBudget | None = None
+) -> list[RenderLine]:
+    # An explicit stack, not recursion: agent loops nest thousands of levels deep.
+    top: list[RenderLine] = []
+    pending = [(span, top) for span in reversed(list(spans))]
+    while pending:
+        span, siblings = pending.pop()
+        if budget is not None and not budget.take():
+            if not siblings or siblings[-1].head != ELLIPSIS_LINE:
+                siblings.append(ellipsis_line())
+            continue
         line = span_line(span, all_attributes=all_attributes)
-        line.children = plain_lines(span.children, all_attributes=all_attributes)
-        lines.append(line)
-    return lines
+        siblings.append(line)
+        pending.extend((child, line.children) for child in reversed(span.children))
+    return top
+
+
+def walk(lines: Iterable[RenderLine]) -> list[RenderLine]:
+    """Every line of a rendering, parents before their children (no recursion)."""
+    found: list[RenderLine] = []
+    pending = list(reversed(list(lines)))
+    while pending:
+        line = pending.pop()
+        found.append(line)
+        pending.extend(reversed(line.children))
+    return found
 
 
 def render_tree(
@@ -152,9 +191,14 @@ def collapse(lines: Sequence[RenderLine]) -> list[RenderLine]:
     Only neighbours (in start order) merge, so the rendering also passes as an
     ordered expectation.
     """
+    for line in reversed(walk(lines)):  # children before their parents
+        line.children = _merge_runs(line.children)
+    return _merge_runs(lines)
+
+
+def _merge_runs(lines: Sequence[RenderLine]) -> list[RenderLine]:
     merged: list[RenderLine] = []
     for line in lines:
-        line.children = collapse(line.children)
         key = line.collapse_key()
         previous = merged[-1] if merged else None
         if key is not None and previous is not None and previous.collapse_key() == key:
@@ -167,14 +211,18 @@ def collapse(lines: Sequence[RenderLine]) -> list[RenderLine]:
 def count_marks(lines: Iterable[RenderLine]) -> int:
     """Differences in a rendering; one count problem repeated on siblings counts once."""
     total = 0
-    seen: set[str] = set()
-    for line in lines:
-        for mark in line.marks:
-            if not (mark.startswith("count:") and mark in seen):
-                total += 1
-            seen.add(mark)
-        total += 1 if line.is_comment else 0
-        total += count_marks(line.children)
+    pending = [list(lines)]  # one list of siblings at a time: repeats count per level
+    while pending:
+        siblings = pending.pop()
+        seen: set[str] = set()
+        for line in siblings:
+            for mark in line.marks:
+                if not (mark.startswith("count:") and mark in seen):
+                    total += 1
+                seen.add(mark)
+            total += 1 if line.is_comment else 0
+            if line.children:
+                pending.append(line.children)
     return total
 
 
@@ -182,34 +230,26 @@ def render_lines(lines: Sequence[RenderLine], style: str = "indent") -> str:
     if style not in STYLES:
         raise ValueError(f"unknown render style {style!r}; valid styles: {', '.join(STYLES)}")
     rows: list[tuple[str, list[str]]] = []
-    for line in collapse(lines):
-        _emit(line, "", "", style, rows, top=True)
+    # (line, its prefix, the prefix of its children), on an explicit stack
+    pending = [(line, "", "") for line in reversed(collapse(lines))]
+    while pending:
+        line, prefix, child_prefix = pending.pop()
+        rows.append((prefix + line.text(), line.marks))
+        count = len(line.children)
+        for position in reversed(range(count)):
+            child = line.children[position]
+            if style == "indent":
+                pending.append((child, child_prefix + "  ", child_prefix + "  "))
+            else:
+                last = position == count - 1
+                pending.append(
+                    (
+                        child,
+                        child_prefix + ("└── " if last else "├── "),
+                        child_prefix + ("    " if last else "│   "),
+                    )
+                )
     return _align_marks(rows)
-
-
-def _emit(
-    line: RenderLine,
-    prefix: str,
-    child_prefix: str,
-    style: str,
-    rows: list[tuple[str, list[str]]],
-    *,
-    top: bool = False,
-) -> None:
-    rows.append((prefix + line.text(), line.marks))
-    count = len(line.children)
-    for position, child in enumerate(line.children):
-        if style == "indent":
-            _emit(child, child_prefix + "  ", child_prefix + "  ", style, rows)
-        else:
-            last = position == count - 1
-            _emit(
-                child,
-                child_prefix + ("└── " if last else "├── "),
-                child_prefix + ("    " if last else "│   "),
-                style,
-                rows,
-            )
 
 
 def _align_marks(rows: list[tuple[str, list[str]]]) -> str:

@@ -109,5 +109,5 @@ def test_a_service_that_ignores_traceparent_is_a_broken_hop(
     assert hop.span.name == "POST /answer" and hop.span.service == "llm-service"
     with pytest.raises(AssertionError) as failure:
         agenttrace.assert_single_trace()
-    assert "`POST /answer` [server] [service=llm-service]" in str(failure.value)
+    assert "`POST /answer` [server] (service 'llm-service')" in str(failure.value)
     assert "most likely sender: `POST` [client]" in str(failure.value)

@@ -63,5 +63,5 @@ def test_a_node_agent_that_drops_the_context_is_named(agenttrace: AgentTrace, no
     with pytest.raises(AssertionError) as failure:
         agenttrace.assert_single_trace()
     text = str(failure.value)
-    assert "`execute_tool search` [server] [service=node-tool]" in text
+    assert "`execute_tool search` [server] (service 'node-tool')" in text
     assert "ran in another process" in text

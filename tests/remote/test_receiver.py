@@ -96,7 +96,7 @@ def test_a_child_that_ignores_the_carrier_is_named_with_its_service(
     with pytest.raises(AssertionError) as failure:
         agenttrace.assert_single_trace()
     text = str(failure.value)
-    assert "`validate_citations` [consumer] [service=validator]" in text
+    assert "`validate_citations` [consumer] (service 'validator')" in text
     assert "ran in another process" in text
     assert "extract() was never called" not in text
 
@@ -134,11 +134,23 @@ def test_strict_mode_flags_the_broken_hop_with_no_assert(
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*`validate_citations` ?consumer? ?service=validator? started trace*",
+            "*`validate_citations` ?consumer? (service 'validator') started trace*",
             "*most likely sender: `llm_agent` ?producer?*",
             "*`validate_citations` * ran in another process: check that it extracts*",
         ]
     )
+
+
+def test_a_child_that_drops_an_injected_context_is_a_broken_hop_whatever_the_kinds(
+    agenttrace: AgentTrace, validator: Any
+) -> None:
+    # llm_agent is INTERNAL: no sender kind to pair with, but inject() handed it over
+    with tracer.start_as_current_span("llm_agent"):
+        validator(agenttrace.otlp_env(service_name="validator"), "--ignore-context")
+    (hop,) = agenttrace.broken_hops
+    assert hop.span.name == "validate_citations" and hop.producer is not None
+    assert hop.producer.name == "llm_agent"
+    assert "started while `llm_agent` had injected its context for the hop" in hop.reason
 
 
 # -- attribution and waiting --------------------------------------------------------------------
@@ -206,7 +218,9 @@ def test_a_parent_that_never_arrives_is_named_on_timeout_and_as_orphan(
     with pytest.raises(AssertionError) as orphan:
         agenttrace.assert_single_trace()
     assert "000000000000feed" in str(orphan.value)
-    assert "never arrived: did its process exit without flushing?" in str(orphan.value)
+    assert "in its own process, which never arrived: did that process exit without" in str(
+        orphan.value
+    )
 
 
 def test_a_span_begun_before_the_test_is_late_whatever_its_trace(agenttrace: AgentTrace) -> None:
@@ -216,6 +230,29 @@ def test_a_span_begun_before_the_test_is_late_whatever_its_trace(agenttrace: Age
     _post_json(agenttrace.otlp_endpoint, _document(old, _span("mine", 0x98, 1)))
     assert [span.name for span in agenttrace.spans] == ["mine"]
     assert [span.name for span in agenttrace.leaked] == ["warm_up"]
+
+
+def test_a_caller_from_outside_the_test_is_neither_orphan_nor_awaited(
+    agenttrace: AgentTrace,
+) -> None:
+    # the service extracted its parent from a carrier (OTLP span flags say so)
+    served = _span("GET /retrieve", 0x4BF9, 2, parent=0xB7AD)
+    served["flags"] = 0x300  # HAS_IS_REMOTE | IS_REMOTE
+    _post_json(agenttrace.otlp_endpoint, _document(served))
+    assert agenttrace.orphans == [] and agenttrace.awaiting_parents == []
+    agenttrace.wait_for(complete=True, timeout=1)
+    agenttrace.assert_single_trace()
+
+
+def test_assert_tree_says_when_a_parent_has_not_arrived(agenttrace: AgentTrace) -> None:
+    _post_json(agenttrace.otlp_endpoint, _document(_span("POST", 0xABD, 2, parent=1)))
+    with pytest.raises(AssertionError) as failure:
+        agenttrace.assert_tree("validate_citations\n  POST")
+    assert (
+        "1 span(s) received from another process name a parent that has not arrived (yet): "
+        "wait_for(complete=True) before asserting"
+    ) in str(failure.value)
+    assert "- POST [service=worker] under parent 0000000000000001" in str(failure.value)
 
 
 def test_spans_of_an_earlier_tests_trace_are_late_not_this_tests(pytester: pytest.Pytester) -> None:
