@@ -54,9 +54,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         config, "workerinput"
     )
     if starts_at_session(config) and not controller:
-        from .remote._receiver import process_receiver
+        from .remote._receiver import ReceiverStartError, process_receiver
 
-        process_receiver()
+        try:
+            process_receiver()
+        except ReceiverStartError as error:
+            raise pytest.UsageError(str(error)) from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -119,9 +122,13 @@ def agenttrace_receiver() -> OtlpReceiver:
 
     Spans it receives join whichever test's capture is running when they arrive.
     """
-    from .remote._receiver import process_receiver
+    from .remote._receiver import ReceiverStartError, process_receiver
 
-    return process_receiver()
+    try:
+        return process_receiver()
+    except ReceiverStartError as error:
+        failure = str(error)
+    pytest.fail(failure, pytrace=False)
 
 
 def redis_url(config: pytest.Config) -> str | None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
 from .._errors import ProviderNotSupportedError
@@ -143,7 +145,7 @@ class SpanRouter(SpanProcessor):
         if capture is not None:
             capture._receiver_problems.append(problem)
         else:
-            self.pending_problems.append(problem)
+            self.pending_problems.append(f"{problem} (between tests, before this one)")
 
     def finish_traces(self, trace_ids: set[int]) -> None:
         finished = self.finished_traces
@@ -160,6 +162,15 @@ class SpanRouter(SpanProcessor):
         return True
 
 
+def _own_resource() -> Resource:
+    """`service.name` "pytest" unless OTEL_SERVICE_NAME says otherwise: the SDK's
+    default names the executable (`unknown_service:python3.11`), so a printed
+    cross-process tree would paste back only under the same interpreter name."""
+    if os.environ.get("OTEL_SERVICE_NAME"):
+        return Resource.create()
+    return Resource.create({"service.name": "pytest"})
+
+
 class _Installation:
     """Process-wide state: the router and the providers it is attached to."""
 
@@ -174,7 +185,7 @@ class _Installation:
         """The plugin's SDK provider, for code that takes a provider by injection."""
         with self._lock:
             if self._own_provider is None:
-                self._own_provider = TracerProvider()
+                self._own_provider = TracerProvider(resource=_own_resource())
         self.attach(self._own_provider)
         return self._own_provider
 

@@ -175,11 +175,11 @@ _UNSET = Status(StatusCode.UNSET)
 
 def _id_problem(trace_id: bytes, span_id: bytes, parent_id: bytes) -> str | None:
     if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
-        return f"invalid trace id {trace_id.hex()!r} (16 bytes, not all zero)"
+        return f"invalid trace id {trace_id.hex()!r}: expected 16 bytes, not all zero"
     if len(span_id) != 8 or span_id == _ZERO_SPAN:
-        return f"invalid span id {span_id.hex()!r} (8 bytes, not all zero)"
+        return f"invalid span id {span_id.hex()!r}: expected 8 bytes, not all zero"
     if parent_id and len(parent_id) != 8:
-        return f"invalid parent span id {parent_id.hex()!r} (8 bytes)"
+        return f"invalid parent span id {parent_id.hex()!r}: expected 8 bytes"
     return None
 
 

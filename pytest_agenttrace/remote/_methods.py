@@ -18,9 +18,16 @@ class RemoteMethods:
 
     @property
     def otlp_receiver(self) -> OtlpReceiver:
-        from ._receiver import process_receiver
+        __tracebackhide__ = True
+        import pytest
 
-        return process_receiver()
+        from ._receiver import ReceiverStartError, process_receiver
+
+        try:
+            return process_receiver()
+        except ReceiverStartError as error:
+            failure = str(error)
+        pytest.fail(failure, pytrace=False)
 
     @property
     def otlp_endpoint(self) -> str:
@@ -43,14 +50,19 @@ class RemoteMethods:
         return self.otlp_receiver.otlp_env(service_name, protocol=protocol, propagate=propagate)
 
     def _receiver_findings(self) -> list[str]:
-        if not self._receiver_problems:
+        problems = self._receiver_problems
+        if not problems:
             return []
+        before = any(problem.endswith("before this one)") for problem in problems)
+        fix = "Fix the sender's exporter configuration (agenttrace.otlp_env() sets it up)"
+        if any("(413)" in problem or "RESOURCE_EXHAUSTED" in problem for problem in problems):
+            fix += "; for larger exports raise agenttrace_otlp_max_body"
         return [
             message(
-                f"The OTLP receiver refused {len(self._receiver_problems)} export(s) "
-                "during this test; spans in them were lost:",
-                self._receiver_problems,
-                "Fix the sender's exporter configuration (agenttrace.otlp_env() sets it "
-                "up). See docs/remote.md#bad-input",
+                f"The OTLP receiver refused {len(problems)} export(s) "
+                f"{'before or during' if before else 'during'} this test; spans in them "
+                "were lost:",
+                problems,
+                f"{fix}. See docs/remote.md#bad-input",
             )
         ]

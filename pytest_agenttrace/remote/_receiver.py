@@ -11,7 +11,6 @@ status code and becomes a finding that fails the running (or next) test.
 from __future__ import annotations
 
 import http.server
-import ipaddress
 import threading
 import warnings
 import zlib
@@ -22,7 +21,7 @@ from opentelemetry import propagate
 from .._errors import AgentTraceWarning
 from ..capture._router import INSTALLATION
 from ._codec import Decoded, decode_json, decode_protobuf
-from ._settings import SESSION_SETTINGS
+from ._settings import SESSION_SETTINGS, exposed_warning, is_loopback
 
 PROTOCOLS = ("http/protobuf", "http/json", "grpc")
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
@@ -45,22 +44,24 @@ class OtlpReceiver:
         http_port: int = 0,
         grpc_port: int = 0,
         max_body: int = DEFAULT_MAX_BODY,
+        warn: bool = True,
     ) -> None:
-        if not _is_loopback(host):
-            warnings.warn(
-                AgentTraceWarning(
-                    f"the OTLP receiver binds {host}, not loopback: any host that reaches "
-                    f"this machine can send spans into the running test"
-                ),
-                stacklevel=2,
-            )
+        if warn and not is_loopback(host):
+            warnings.warn(AgentTraceWarning(exposed_warning(host)), stacklevel=2)
         self.host = host
         self.max_body = max_body
         self._grpc_port = grpc_port
         self._grpc_server: Any = None
         self._grpc_bound: int | None = None
         self._lock = threading.Lock()
-        self._http = _Server((host, http_port), _handler_for(self))
+        try:
+            self._http = _Server((host, http_port), _handler_for(self))
+        except OSError as error:
+            raise ReceiverStartError(
+                f"the OTLP receiver could not listen on {host} port {http_port} "
+                f"(settings agenttrace_otlp_host, agenttrace_otlp_http_port): "
+                f"{error.strerror or error}"
+            ) from None
         self._thread = threading.Thread(
             target=self._http.serve_forever, name="agenttrace-otlp-http", daemon=True
         )
@@ -71,7 +72,12 @@ class OtlpReceiver:
     @property
     def otlp_endpoint(self) -> str:
         """Base URL of the OTLP/HTTP side; exporters append `/v1/traces`."""
-        return f"http://{_url_host(self.host)}:{self._http.server_address[1]}"
+        return f"http://{_url_host(self._reachable_host)}:{self._http.server_address[1]}"
+
+    @property
+    def _reachable_host(self) -> str:
+        # a wildcard bind answers on loopback too; senders can't dial the wildcard
+        return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
 
     @property
     def otlp_grpc_endpoint(self) -> str:
@@ -79,7 +85,7 @@ class OtlpReceiver:
         with self._lock:
             if self._grpc_bound is None:
                 self._grpc_server, self._grpc_bound = _start_grpc(self)
-        return f"http://{_url_host(self.host)}:{self._grpc_bound}"
+        return f"http://{_url_host(self._reachable_host)}:{self._grpc_bound}"
 
     def otlp_env(
         self,
@@ -144,13 +150,8 @@ def _context_env() -> dict[str, str]:
     return {key.upper(): value for key, value in carrier.items()}
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+class ReceiverStartError(RuntimeError):
+    """The receiver could not listen where its settings say."""
 
 
 def _url_host(host: str) -> str:
@@ -308,8 +309,8 @@ def _decode(content_type: str, body: bytes) -> Decoded:
         raise _Refused(400, str(error)) from None
 
 
-def _response(content_type: str, decoded: Decoded) -> bytes:
-    from google.protobuf import json_format
+def _response_message(decoded: Decoded) -> Any:
+    """ExportTraceServiceResponse: partial success when spans were rejected."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceResponse,
     )
@@ -318,6 +319,13 @@ def _response(content_type: str, decoded: Decoded) -> bytes:
     if decoded.rejected:
         response.partial_success.rejected_spans = decoded.rejected
         response.partial_success.error_message = "; ".join(decoded.errors[:5])
+    return response
+
+
+def _response(content_type: str, decoded: Decoded) -> bytes:
+    from google.protobuf import json_format
+
+    response = _response_message(decoded)
     if content_type == _JSON:
         text: str = json_format.MessageToJson(response, indent=None)
         return text.encode()
@@ -328,7 +336,6 @@ def _response(content_type: str, decoded: Decoded) -> bytes:
 def _start_grpc(receiver: OtlpReceiver) -> tuple[Any, int]:
     try:
         import grpc
-        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
     except ImportError as error:
         raise RuntimeError(
             f"the OTLP/gRPC receiver needs grpcio ({error}): "
@@ -336,27 +343,34 @@ def _start_grpc(receiver: OtlpReceiver) -> tuple[Any, int]:
         ) from None
     from concurrent import futures
 
-    from ._codec import _from_request
+    from .._errors import OtlpDecodeError
 
-    class TraceService(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc,unused-ignore]
-        def Export(self, request: Any, context: Any) -> Any:  # noqa: N802  (the gRPC name)
-            from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-                ExportTraceServiceResponse,
-            )
+    def export(body: bytes, context: Any) -> bytes:
+        # Raw bytes in, so a malformed or oversized export is ours to report, not
+        # an error grpc answers on its own where no test sees it.
+        if len(body) > receiver.max_body:
+            reason = _too_large(len(body), receiver.max_body)
+            receiver.problem(f"OTLP/gRPC export refused (RESOURCE_EXHAUSTED): {reason}")
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, reason)
+        try:
+            decoded = decode_protobuf(body)
+        except OtlpDecodeError as error:
+            receiver.problem(f"OTLP/gRPC export refused (INVALID_ARGUMENT): {error}")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        receiver.deliver(decoded, "OTLP/gRPC export")
+        answer: bytes = _response_message(decoded).SerializeToString()
+        return answer
 
-            decoded = _from_request(request)
-            receiver.deliver(decoded, "OTLP/gRPC export")
-            response = ExportTraceServiceResponse()
-            if decoded.rejected:
-                response.partial_success.rejected_spans = decoded.rejected
-                response.partial_success.error_message = "; ".join(decoded.errors[:5])
-            return response
-
+    handler = grpc.method_handlers_generic_handler(
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        {"Export": grpc.unary_unary_rpc_method_handler(export)},  # no (de)serializers: bytes
+    )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="agenttrace-otlp-grpc"),
-        options=[("grpc.max_receive_message_length", receiver.max_body)],
+        # room above the limit, so an oversized export reaches export() to be reported
+        options=[("grpc.max_receive_message_length", 4 * receiver.max_body)],
+        handlers=[handler],
     )
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port(f"{_url_host(receiver.host)}:{receiver._grpc_port}")
     server.start()
     return server, port
@@ -365,20 +379,29 @@ def _start_grpc(receiver: OtlpReceiver) -> tuple[Any, int]:
 # -- the process's receiver ------------------------------------------------------------------
 _RECEIVER: OtlpReceiver | None = None
 _RECEIVER_LOCK = threading.Lock()
+_START_ERROR: ReceiverStartError | None = None  # not retried for every test
 
 
 def process_receiver() -> OtlpReceiver:
     """The receiver of this process, started on first use with the session's settings."""
-    global _RECEIVER
+    global _RECEIVER, _START_ERROR
     with _RECEIVER_LOCK:
+        if _START_ERROR is not None:
+            raise _START_ERROR
         if _RECEIVER is None:
-            _RECEIVER = OtlpReceiver(**SESSION_SETTINGS)
+            try:
+                # the plugin warned about a non-loopback host at configure time
+                _RECEIVER = OtlpReceiver(**SESSION_SETTINGS, warn=False)
+            except ReceiverStartError as error:
+                _START_ERROR = error
+                raise
         return _RECEIVER
 
 
 def close_process_receiver() -> None:
-    global _RECEIVER
+    global _RECEIVER, _START_ERROR
     with _RECEIVER_LOCK:
+        _START_ERROR = None
         if _RECEIVER is not None:
             _RECEIVER.close()
             _RECEIVER = None

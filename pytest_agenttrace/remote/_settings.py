@@ -69,10 +69,15 @@ def receiver_settings(config: pytest.Config) -> dict[str, Any]:
         )
     settings = {
         "host": _raw(config, "otlp_host"),
-        "http_port": _port(config, "otlp_http_port"),
-        "grpc_port": _port(config, "otlp_grpc_port"),
+        "http_port": _worker_port(config, _port(config, "otlp_http_port")),
+        "grpc_port": _worker_port(config, _port(config, "otlp_grpc_port")),
         "max_body": int(max_body),
     }
+    host = str(settings["host"])
+    if not is_loopback(host):
+        from .._errors import AgentTraceWarning
+
+        config.issue_config_time_warning(AgentTraceWarning(exposed_warning(host)), stacklevel=2)
     SESSION_SETTINGS.clear()
     SESSION_SETTINGS.update(settings)
     return settings
@@ -80,6 +85,32 @@ def receiver_settings(config: pytest.Config) -> dict[str, Any]:
 
 # what receiver_settings() resolved for this session: the receiver starts with these
 SESSION_SETTINGS: dict[str, Any] = {}
+
+
+def _worker_port(config: pytest.Config, port: int) -> int:
+    """A fixed port under xdist: worker gwN listens on port + N (each needs its own)."""
+    worker = getattr(config, "workerinput", {}).get("workerid", "")
+    if port and worker.startswith("gw") and worker[2:].isdigit():
+        return port + int(worker[2:])
+    return port
+
+
+def exposed_warning(host: str) -> str:
+    return (
+        f"the OTLP receiver binds {host}, not loopback (agenttrace_otlp_host): any host "
+        f"that reaches this machine can send spans into the running test"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def starts_at_session(config: pytest.Config) -> bool:

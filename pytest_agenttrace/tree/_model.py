@@ -222,6 +222,12 @@ def needs_quotes(name: str) -> bool:
     )
 
 
+def format_service(service: str) -> str:
+    """`service=NAME`, quoted when the name would not read back as one flag."""
+    plain = service and not any(char in service for char in ',[]"#') and service == service.strip()
+    return SERVICE_FLAG + (service if plain else json.dumps(service, ensure_ascii=False))
+
+
 def format_value(value: Any) -> str:
     """JSON where possible (so it parses back); `repr` for matchers."""
     if value is PRESENT:
@@ -259,7 +265,7 @@ def format_expected_line(node: ExpectedSpan) -> str:
     if node.status is not None:
         flags.append(node.status.name.lower())
     if node.service is not None:
-        flags.append(f"{SERVICE_FLAG}{node.service}")
+        flags.append(format_service(node.service))
     if node.has_count:
         flags.append(format_count(node.min_count, node.max_count))
     if node.ordered:

@@ -197,7 +197,7 @@ class _Parser:
             word = flag.lower()
             count = COUNT_FLAG.fullmatch(word)
             if word.startswith(SERVICE_FLAG):
-                group, node.service = "service", flag[len(SERVICE_FLAG) :].strip()
+                group, node.service = "service", _service_value(flag[len(SERVICE_FLAG) :])
                 if not node.service:
                     raise self._error(
                         node.line_number or 0, column, "service= needs a name (a glob)"
@@ -235,6 +235,14 @@ class _Parser:
         return ExpectedTreeError(
             f"line {number}, column {column + 1}: {message}\n    {raw}\n    {' ' * column}^"
         )
+
+
+def _service_value(text: str) -> str:
+    text = text.strip()
+    if text.startswith('"'):
+        value = json.loads(text)  # the scanner checked the quotes
+        return str(value)
+    return text
 
 
 def _is_flag_word(flag: str) -> bool:
@@ -363,6 +371,12 @@ class _LineScanner:
             self.skip_spaces()
             start = self.position
             while self.peek() not in ("", ",", "]"):
+                if self.peek() == '"':  # a quoted value (service="a, b") is one piece
+                    try:
+                        _, self.position = json.JSONDecoder().raw_decode(self.text, self.position)
+                    except ValueError:
+                        raise self.error("unclosed quote in a flag", self.position) from None
+                    continue
                 self.position += 1
             word = self.text[start : self.position].strip()
             if not word:

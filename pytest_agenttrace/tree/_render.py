@@ -17,11 +17,11 @@ from ..capture._query import PRESENT, CapturedSpan, roots_of
 from ._model import (
     DESCENDANT_PREFIX,
     ELLIPSIS_LINE,
-    SERVICE_FLAG,
     ExpectedSpan,
     format_attributes,
     format_count,
     format_name,
+    format_service,
 )
 
 __all__ = ["RenderLine", "render_lines", "render_tree", "span_line", "MARK"]
@@ -98,10 +98,11 @@ def span_line(
         flags.append(span.kind.name.lower())
     if span.status is StatusCode.ERROR or (expected is not None and expected.status is not None):
         flags.append(span.status.name.lower())
-    if (expected is not None and expected.service is not None) or (
+    show_service = (expected is not None and expected.service is not None) or (
         span.trace is not None and span.trace.shows_service(span)
-    ):
-        flags.append(f"{SERVICE_FLAG}{span.service}")
+    )
+    if show_service and span.service is not None:
+        flags.append(format_service(span.service))
     if expected is not None and expected.ordered:
         flags.append("ordered")
     return RenderLine(head=head, flags=flags)

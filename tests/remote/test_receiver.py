@@ -384,6 +384,41 @@ def test_malformed_requests_are_refused_and_fail_the_test(
     )
 
 
+def test_grpc_refusals_are_findings_too(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nagenttrace_otlp_max_body = 1000\n")
+    pytester.makepyfile(
+        dedent(
+            """
+            import grpc
+            import pytest
+
+            def call(agenttrace, body):
+                target = agenttrace.otlp_grpc_endpoint.removeprefix("http://")
+                with grpc.insecure_channel(target) as channel:
+                    export = channel.unary_unary(
+                        "/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+                    with pytest.raises(grpc.RpcError) as refused:
+                        export(body, timeout=10)
+                return refused.value.code()
+
+            def test_it(agenttrace):
+                assert call(agenttrace, b"\\xff\\xff\\xff") == grpc.StatusCode.INVALID_ARGUMENT
+                assert call(agenttrace, b"\\x0a" * 2000) == grpc.StatusCode.RESOURCE_EXHAUSTED
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*refused 2 export(s) during this test*",
+            "*- OTLP/gRPC export refused (INVALID_ARGUMENT): not an OTLP * in protobuf*",
+            "*- OTLP/gRPC export refused (RESOURCE_EXHAUSTED): body of 2000 bytes*",
+            "*for larger exports raise agenttrace_otlp_max_body*",
+        ]
+    )
+
+
 def test_bodies_over_the_limit_are_refused_before_and_after_decompression(
     pytester: pytest.Pytester,
 ) -> None:
@@ -490,10 +525,52 @@ def test_bad_receiver_settings_are_usage_errors(pytester: pytest.Pytester) -> No
     )
 
 
-def test_a_non_loopback_bind_warns(pytester: pytest.Pytester) -> None:
+def test_a_non_loopback_bind_warns_once_at_configure_time(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        "def test_it(agenttrace):\n    assert agenttrace.otlp_endpoint.startswith('http://0.0.0.0:')\n"
+        """
+        def test_one(agenttrace):  # senders dial loopback, not the wildcard
+            assert agenttrace.otlp_endpoint.startswith('http://127.0.0.1:')
+
+        def test_two(agenttrace):
+            assert agenttrace.otlp_endpoint
+        """
     )
-    result = pytester.runpytest_subprocess("--agenttrace-otlp-host=0.0.0.0", "-W", "default")
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*binds 0.0.0.0, not loopback*"])
+    result = pytester.runpytest_subprocess("--agenttrace-otlp-host=0.0.0.0")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(["*binds 0.0.0.0, not loopback (agenttrace_otlp_host)*"])
+
+
+@pytest.mark.parametrize(
+    ("flags", "reason"),
+    [
+        (["--agenttrace-otlp-host=not a host"], "*"),
+        (["--agenttrace-otlp-http-port=PORT"], "*ddress already in use*"),
+    ],
+    ids=["unknown-host", "port-taken"],
+)
+@pytest.mark.parametrize("start", ["first-use", "session"])
+def test_a_receiver_that_cannot_listen_is_one_clear_error(
+    pytester: pytest.Pytester, flags: list[str], reason: str, start: str
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        pytester.makepyfile(
+            "def test_one(agenttrace):\n    agenttrace.otlp_endpoint\n"
+            "def test_two(agenttrace):\n    agenttrace.otlp_endpoint\n"
+        )
+        arguments = [flag.replace("PORT", port) for flag in flags]
+        result = pytester.runpytest_subprocess(*arguments, f"--agenttrace-otlp-start={start}")
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+    expected = "*the OTLP receiver could not listen on * (settings agenttrace_otlp_host, "
+    expected += "agenttrace_otlp_http_port): " + reason
+    if start == "session":
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([expected])
+    else:
+        result.assert_outcomes(failed=2)
+        result.stdout.fnmatch_lines([expected])
