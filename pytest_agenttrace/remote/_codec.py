@@ -159,7 +159,7 @@ def _from_request(request: Any) -> Decoded:
             append = decoded.spans.append
             for span in scope_spans.spans:
                 trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
-                problem = _id_problem(trace_id, span_id, parent_id)
+                problem = _id_problem(trace_id, span_id, parent_id) or _field_problem(span)
                 if problem:
                     decoded.rejected += 1
                     decoded.errors.append(f"span {span.name!r}: {problem}")
@@ -180,6 +180,18 @@ def _id_problem(trace_id: bytes, span_id: bytes, parent_id: bytes) -> str | None
         return f"invalid span id {span_id.hex()!r}: expected 8 bytes, not all zero"
     if parent_id and len(parent_id) != 8:
         return f"invalid parent span id {parent_id.hex()!r}: expected 8 bytes"
+    return None
+
+
+def _field_problem(span: Any) -> str | None:
+    if span.kind not in _KINDS:
+        return f"unknown kind {span.kind} (OTLP kinds are 0 to 5)"
+    if span.status.code not in _STATUSES:
+        return f"unknown status code {span.status.code} (OTLP codes are 0 to 2)"
+    if not span.name:
+        return "no name (OTLP requires one)"
+    if span.end_time_unix_nano and span.end_time_unix_nano < span.start_time_unix_nano:
+        return "ends before it starts"
     return None
 
 

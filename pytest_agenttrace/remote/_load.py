@@ -3,6 +3,7 @@ file exporter) and the Jaeger UI's "Download JSON", asserted like a test's captu
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ from ..capture._query import ReceivedSpan, SpanForest
 from ._codec import decode_json_document, iter_json_documents
 
 Source = Union[str, bytes, "os.PathLike[str]"]
+_OTLP_KEYS = ("resourceSpans", "resource_spans", "batches")
 
 _JAEGER_KINDS = {kind.name.lower(): kind for kind in SpanKind}
 # Jaeger tags that carry span fields, not attributes (OpenTelemetry's Jaeger mapping)
@@ -35,17 +37,33 @@ _JAEGER_FIELD_TAGS = {
 
 
 def _text(source: Source) -> str:
-    if isinstance(source, bytes):
-        return source.decode("utf-8")
-    if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
-        return source
-    if not isinstance(source, (str, os.PathLike)):
+    """The JSON text of a source: bytes, a str that holds JSON (it starts with `{` or
+    `[` after whitespace and any BOM), or else a path; gzip is unpacked."""
+    if isinstance(source, str):
+        if source.lstrip("\ufeff \t\r\n")[:1] in ("{", "["):
+            return source.lstrip("\ufeff")
+        if not source.strip():
+            raise StoredTraceError("empty source: give a path, or the JSON itself")
+    elif not isinstance(source, (bytes, os.PathLike)):
         raise TypeError(f"source must be a path, str or bytes, got {type(source).__name__}")
-    path = Path(source)
+    if isinstance(source, bytes):
+        raw, where = source, "the given bytes"
+    else:
+        path = Path(source)
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            raise StoredTraceError(f"cannot read {path}: {error.strerror or error}") from None
+        where = str(path)
+    if raw[:2] == b"\x1f\x8b":  # gzip, as traces are often stored
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise StoredTraceError(f"{where}: broken gzip data: {error}") from None
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise StoredTraceError(f"cannot read {path}: {error.strerror or error}") from None
+        return raw.decode("utf-8-sig")  # a BOM is common in files written on Windows
+    except UnicodeDecodeError as error:
+        raise StoredTraceError(f"{where} is not UTF-8 text (JSON): {error}") from None
 
 
 def load_otlp_json(source: Source) -> SpanForest:
@@ -58,6 +76,11 @@ def load_otlp_json(source: Source) -> SpanForest:
     for document in iter_json_documents(_text(source)):
         if isinstance(document, dict) and isinstance(document.get("result"), dict):
             document = document["result"]  # Jaeger v2 /api/v3/traces
+        if isinstance(document, dict) and not any(key in document for key in _OTLP_KEYS):
+            hint = " (Jaeger JSON: use load_jaeger_json())" if "data" in document else ""
+            raise StoredTraceError(
+                f'not OTLP JSON: no "resourceSpans" among the keys {sorted(document)[:8]}{hint}'
+            )
         decoded = decode_json_document(document)
         if decoded.errors:
             raise StoredTraceError("; ".join(decoded.errors))
@@ -101,7 +124,12 @@ def _jaeger_span(span: Mapping[str, Any], processes: Mapping[str, Any]) -> Reada
     flags = TraceFlags(int(span.get("flags") or 1) & 0xFF)
     parent = None
     links = []
-    for reference in span.get("references") or []:
+    references = list(span.get("references") or [])
+    if not references and span.get("parentSpanID"):  # the older, flat form
+        references = [
+            {"refType": "CHILD_OF", "traceID": span["traceID"], "spanID": span["parentSpanID"]}
+        ]
+    for reference in references:
         context = SpanContext(
             _jaeger_id(reference["traceID"]), _jaeger_id(reference["spanID"]), False, flags
         )
@@ -109,7 +137,10 @@ def _jaeger_span(span: Mapping[str, Any], processes: Mapping[str, Any]) -> Reada
             parent = context
         else:
             links.append(Link(context))
-    process = processes.get(str(span.get("processID")), {})
+    process_id = span.get("processID")
+    if process_id is not None and process_id not in processes:
+        raise ValueError(f"processID {process_id!r} is not among the trace's processes")
+    process = processes.get(str(process_id), {})
     resource = Resource(
         {**_tags(process.get("tags") or []), "service.name": process.get("serviceName", "")}
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +241,37 @@ def test_jaeger_ui_download_loads_with_services_kinds_status_and_logs() -> None:
     assert post.duration == 0.5
 
 
+def _one_span(**fields: Any) -> str:
+    span = {
+        "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "spanId": "00f067aa0ba902b7",
+        "name": "agent",
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000000000000100",
+        **fields,
+    }
+    return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]})
+
+
+def test_gzip_bom_and_path_sources(tmp_path: Path) -> None:
+    import gzip
+
+    document = json.dumps(encode_json_document(record(pipeline)))
+    (tmp_path / "trace.json.gz").write_bytes(gzip.compress(document.encode()))
+    assert_trace_tree(load_otlp_json(tmp_path / "trace.json.gz"), EXPECTED)
+    assert_trace_tree(load_otlp_json("\ufeff" + document), EXPECTED)
+    assert_trace_tree(load_otlp_json(b"\xef\xbb\xbf" + document.encode()), EXPECTED)
+    (tmp_path / "trace.json").write_text(document, encoding="utf-8-sig")
+    assert_trace_tree(load_otlp_json(str(tmp_path / "trace.json")), EXPECTED)
+
+
+def test_jaeger_flat_parent_span_id_is_the_parent() -> None:
+    flat = json.loads(json.dumps(JAEGER))
+    child = flat["data"][0]["spans"][1]
+    child["parentSpanID"] = child.pop("references")[0]["spanID"]
+    assert load_jaeger_json(json.dumps(flat)).one("POST").parent is not None
+
+
 @pytest.mark.parametrize(
     ("loader", "source", "message"),
     [
@@ -254,10 +286,25 @@ def test_jaeger_ui_download_loads_with_services_kinds_status_and_logs() -> None:
         (load_jaeger_json, '{"resourceSpans": []}', 'must be an object with a "data" list'),
         (load_jaeger_json, '{"data": [{"spans": [{"spanID": 1}]}]}', "is not a Jaeger span"),
         (load_otlp_json, "/no/such/trace.json", "cannot read /no/such/trace.json"),
+        (load_otlp_json, "", "empty source"),
+        (load_otlp_json, "{}", 'not OTLP JSON: no "resourceSpans"'),
+        (load_otlp_json, '{"data": []}', "use load_jaeger_json()"),
+        (load_otlp_json, b"\xe9\xe9", "is not UTF-8 text"),
+        (load_otlp_json, b"\x1f\x8bxx", "broken gzip data"),
+        (load_otlp_json, _one_span(kind=9), "unknown kind 9"),
+        (load_otlp_json, _one_span(status={"code": 7}), "unknown status code 7"),
+        (load_otlp_json, _one_span(name=""), "no name"),
+        (load_otlp_json, _one_span(endTimeUnixNano="1"), "ends before it starts"),
+        (
+            load_jaeger_json,
+            '{"data": [{"spans": [{"traceID": "ab", "spanID": "cd", '
+            '"operationName": "x", "startTime": 1, "processID": "p9"}], "processes": {}}]}',
+            "processID 'p9' is not among",
+        ),
     ],
 )
 def test_unreadable_stored_traces_raise_a_specific_error(
     loader: Any, source: str, message: str
 ) -> None:
-    with pytest.raises(StoredTraceError, match=message.replace("[", r"\[").replace("(", r"\(")):
+    with pytest.raises(StoredTraceError, match=re.escape(message)):
         loader(source)
