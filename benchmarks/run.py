@@ -18,6 +18,10 @@ Cases:
    protobuf) to our receiver, capturing, vs to a sink that answers 200 unparsed.
 6. receiving one span: decoding an OTLP protobuf request of 10,000 spans and
    filing them with a capture, per span, vs the in-process capture of 1c.
+7. (--scaling) the shapes wide, deep, agents, binary and fragments at 10,000 and
+   100,000 spans, each in a fresh process: assert_tree passing and failing,
+   render, assert_single_trace, broken_hops, strict teardown with every policy;
+   seconds at 100k and the growth exponent between the two sizes.
 """
 
 from __future__ import annotations
@@ -275,6 +279,19 @@ def bench_remote(spans: int, rounds: int, in_process_per_span: float) -> list[Ro
     ]
 
 
+# ------------------------------------------------------------------------- 7. scaling
+
+
+def bench_scaling() -> list[Row]:
+    import scaling
+
+    rows = []
+    for shape, operation, seconds, exponent in scaling.measure():
+        rows.append(Row(f"7 {shape}: {operation} (100k)", seconds, "s", 3.0))
+        rows.append(Row(f"7 {shape}: {operation} (growth exponent)", exponent, "", 1.2))
+    return rows
+
+
 def format_figure(row: Row) -> str:
     if row.unit == "s":
         return f"{row.figure * 1000:10.2f} ms"
@@ -320,6 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="fewer iterations (a smoke run, noisier figures)"
     )
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="also case 7: every trace shape at 10k and 100k spans, growth exponents (minutes)",
+    )
     args = parser.parse_args(argv)
     scale = 0.1 if args.quick else 1.0
     gc.collect()
@@ -332,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
             spans=10_000 if args.quick else 100_000, rounds=3, in_process_per_span=in_process
         )
     )
+    if args.scaling:
+        rows.extend(bench_scaling())
     print(f"pytest-agenttrace benchmarks (Python {sys.version.split()[0]}, best of N)\n")
     print_table(rows)
     failed = [row.case for row in rows if not row.passed]

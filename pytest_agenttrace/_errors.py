@@ -37,9 +37,20 @@ class ProviderNotSupportedError(RuntimeError):
     """The code's TracerProvider is not an OpenTelemetry SDK provider."""
 
 
+# Bullets a finding shows: a policy broken by every span of a 100,000-span trace
+# still fails with a message a person can read (the header counts them all).
+MAX_BULLETS = 100
+
+
 def message(header: str, bullets: Iterable[str], fix: str) -> str:
     """Header line, one `- ` bullet per offending span, a blank line, the fix."""
     lines = [header]
-    lines += [f"- {bullet}" for bullet in bullets]
+    shown = 0
+    for bullet in bullets:
+        shown += 1
+        if shown <= MAX_BULLETS:
+            lines.append(f"- {bullet}")
+    if shown > MAX_BULLETS:
+        lines.append(f"- … and {shown - MAX_BULLETS} more")
     lines += ["", fix]
     return "\n".join(lines)

@@ -50,9 +50,23 @@ def budget(value: float) -> str:
 
 
 def where(span: CapturedSpan) -> str:
-    """`name` plus the parent chain, for bullets: `embed_text under embedding_agent < root`."""
-    chain = " < ".join(ancestor.name for ancestor in span.ancestors())
+    """`name` plus the parent chain, for bullets: `embed_text under embedding_agent < root`.
+
+    Deep chains (an agent calling itself) name the nearest ancestors only.
+    """
+    names: list[str] = []
+    parent = span.parent
+    while parent is not None:
+        if len(names) == _CHAIN_SHOWN:
+            names.append("…")  # the rest of a deep chain; one bullet stays one line
+            break
+        names.append(parent.name)
+        parent = parent.parent
+    chain = " < ".join(names)
     return f"{span.name} under {chain}" if chain else span.name
+
+
+_CHAIN_SHOWN = 6  # ancestors named in a bullet before the chain is elided
 
 
 def has_attributes(span: CapturedSpan, keys: Sequence[str] = ()) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -106,6 +107,10 @@ class Analysis:
         self.origins = origins
         # where spans without a noted origin started (the test's thread and task)
         self.home = Origin.of(home) if home is not None else None
+        self._origin_of: dict[int, Origin] = {}
+        # per mode (test thread only, or any): root span id -> its enclosing span
+        self._enclosing: dict[bool, dict[int, CapturedSpan | None]] = {}
+        self._first_start: dict[int, int] | None = None  # thread id -> earliest span
         self.test_thread = test_thread
         self.injects = list(injects)
         self.extracts = list(extracts)
@@ -130,9 +135,12 @@ class Analysis:
     # -- basic facts --------------------------------------------------------------
     def origin(self, span: CapturedSpan) -> Origin | None:
         raw = self.origins.get(id(span.readable))
-        if raw is not None:
-            return Origin.of(raw)
-        return None if span.received else self.home
+        if raw is None:
+            return None if span.received else self.home
+        known = self._origin_of.get(id(raw))
+        if known is None:
+            known = self._origin_of[id(raw)] = Origin.of(raw)  # one per thread/task pair
+        return known
 
     def is_orphan(self, span: CapturedSpan) -> bool:
         parent = span.parent_span_id
@@ -257,12 +265,15 @@ class Analysis:
         `enclosing` handed work to.
         """
         origin = self.origin(root)
-        return origin is not None and any(
-            span.start_time < enclosing.start_time
-            and (other := self.origin(span)) is not None
-            and other.thread_id == origin.thread_id
-            for span in self.forest.spans
-        )
+        if origin is None:
+            return False
+        if self._first_start is None:
+            self._first_start = {}
+            for span in self.forest.spans:  # in start order: the first one stays
+                if (other := self.origin(span)) is not None:
+                    self._first_start.setdefault(other.thread_id, span.start_time)
+        first = self._first_start.get(origin.thread_id)
+        return first is not None and first < enclosing.start_time
 
     def worker_reason(self, root: CapturedSpan, enclosing: CapturedSpan) -> str:
         origin = self.origin(root)
@@ -357,28 +368,62 @@ class Analysis:
         return None
 
     def enclosing_span(self, root: CapturedSpan, *, test_thread_only: bool) -> CapturedSpan | None:
-        """A span of another trace, in another thread/task, open when `root` started."""
-        origin = self.origin(root)
-        if origin is None:
-            return None
-        if test_thread_only and (self.test_thread is None or origin.thread_id == self.test_thread):
-            return None
-        best = None
-        for other in self.forest.spans:
-            if other.trace_id == root.trace_id:
+        """A span of another trace, in another thread/task, open when `root` started:
+        the innermost (latest started) one, which should have been its parent."""
+        found = self._enclosing.get(test_thread_only)
+        if found is None:
+            found = self._enclosing[test_thread_only] = self._sweep(test_thread_only)
+        return found.get(id(root))
+
+    def _sweep(self, test_thread_only: bool) -> dict[int, CapturedSpan | None]:
+        """enclosing_span for every root at once, in one pass over the spans.
+
+        Per thread/task a heap of the spans started so far, latest start on top;
+        as the roots' start times only grow, a span found ended is dropped for good.
+        """
+        wanted = []
+        for root in self.forest.roots:
+            origin = self.origin(root)
+            if origin is None:
                 continue
-            other_origin = self.origin(other)
-            if other_origin is None or other_origin == origin:
+            if test_thread_only and (
+                self.test_thread is None or origin.thread_id == self.test_thread
+            ):
                 continue
-            if test_thread_only and other_origin.thread_id != self.test_thread:
-                continue
-            if other.start_time > root.start_time:
-                continue
-            if other.end_time is not None and other.end_time < root.start_time:
-                continue
-            if best is None or other.start_time > best.start_time:
-                best = other  # the innermost open span is the one that should be the parent
-        return best
+            wanted.append((root, origin))
+        wanted.sort(key=lambda pair: pair[0].start_time)
+        spans = self.forest.spans  # in start order
+        heaps: dict[Origin, list[tuple[int, int, CapturedSpan]]] = {}
+        result: dict[int, CapturedSpan | None] = {}
+        position = 0
+        for root, origin in wanted:
+            moment = root.start_time
+            while position < len(spans) and spans[position].start_time <= moment:
+                span = spans[position]
+                other = self.origin(span)
+                if other is not None and (
+                    not test_thread_only or other.thread_id == self.test_thread
+                ):
+                    heapq.heappush(heaps.setdefault(other, []), (-span.start_time, position, span))
+                position += 1
+            best: CapturedSpan | None = None
+            for other, heap in heaps.items():
+                if other == origin:
+                    continue
+                while heap and heap[0][2].end_time is not None and heap[0][2].end_time < moment:
+                    heapq.heappop(heap)
+                top = heap[0][2] if heap else None
+                candidate = (
+                    top
+                    if top is None or top.trace_id != root.trace_id
+                    else _open_at(heap, moment, root.trace_id)
+                )
+                if candidate is not None and (
+                    best is None or candidate.start_time > best.start_time
+                ):
+                    best = candidate
+            result[id(root)] = best
+        return result
 
     def likely_sender(self, consumer: CapturedSpan) -> CapturedSpan | None:
         """The producer/client span in another trace this consumer most likely came from."""
@@ -432,6 +477,20 @@ class Analysis:
             for call in self.extracts
             if call.defect is not None and call.defect.startswith("traceparent malformed")
         ]
+
+
+def _open_at(
+    heap: list[tuple[int, int, CapturedSpan]], moment: int, trace_id: int
+) -> CapturedSpan | None:
+    """The latest-started span of the heap open at `moment` and not of `trace_id`
+    (the rare case where the heap's top belongs to the root's own trace)."""
+    found = None
+    for _, _, span in heap:
+        if span.trace_id == trace_id or (span.end_time is not None and span.end_time < moment):
+            continue
+        if found is None or span.start_time > found.start_time:
+            found = span
+    return found
 
 
 def _destination(span: CapturedSpan) -> Any:

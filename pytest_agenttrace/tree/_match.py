@@ -11,6 +11,7 @@ accounted for. Greedy assignment is wrong as soon as patterns overlap (`llm_*` a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fnmatch
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Union
@@ -115,7 +116,62 @@ def _expected_root(expected: Any, ordered: bool) -> ExpectedSpan:
             node = pending.pop()
             check_ordered_children(node, ordered_everywhere=True)
             pending.extend(node.children)
-    return root_line
+    return _merge_identical_siblings(root_line, ordered_everywhere=ordered)
+
+
+def _merge_identical_siblings(root: ExpectedSpan, *, ordered_everywhere: bool) -> ExpectedSpan:
+    """A copy where identical lines under an unordered parent are one line with
+    their counts added (`job` written 1,000 times is `job [x1000]`).
+
+    Matching n identical lines against n identical spans compares every line with
+    every span, n**2 subtree comparisons, which in a balanced tree compounds level
+    by level; one counted line against n spans is n. Built bottom-up, each
+    subtree's shape reduced to a small int, so it costs O(lines).
+    """
+    order: list[ExpectedSpan] = []
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        order.append(node)
+        pending.extend(node.children)
+    copies: dict[int, ExpectedSpan] = {}
+    shape_of: dict[int, int] = {}  # id(copy) -> its shape, counts left out
+    shapes: dict[tuple[Any, ...], int] = {}
+    for node in reversed(order):  # children before their parents
+        children = [copies[id(child)] for child in node.children]
+        gaps = node.gaps
+        if not (node.ordered or ordered_everywhere) and len(children) > 1:
+            first_of: dict[int, ExpectedSpan] = {}
+            merged: list[ExpectedSpan] = []
+            for child in children:
+                first = first_of.get(shape_of[id(child)])
+                if first is None:
+                    first_of[shape_of[id(child)]] = child
+                    merged.append(child)
+                    continue
+                first.min_count += child.min_count
+                high = child.max_count
+                first.max_count = (
+                    None if first.max_count is None or high is None else (first.max_count + high)
+                )
+            if len(merged) < len(children):
+                children = merged
+                gaps = (len(children),) if gaps else ()  # unordered: only "extra allowed"
+        copy = dataclasses.replace(node, children=children, gaps=gaps)
+        copies[id(node)] = copy
+        key = (
+            _own_shape(copy),
+            tuple((shape_of[id(c)], c.min_count, c.max_count) for c in children),
+            gaps,
+        )
+        shape_of[id(copy)] = shapes.setdefault(key, len(shapes))
+    return copies[id(root)]
+
+
+def _own_shape(line: ExpectedSpan) -> tuple[Any, ...]:
+    name = line.name if isinstance(line.name, str) else ("re", line.name.pattern, line.name.flags)
+    attributes = tuple((key, format_value(value)) for key, value in line.attributes.items())
+    return (name, attributes, line.kind, line.status, line.service, line.ordered, line.descendant)
 
 
 # --------------------------------------------------------------------------- flow
@@ -386,22 +442,41 @@ class _ChildIndex:
     def __init__(self, children: list[CapturedSpan]) -> None:
         self.children = children
         self._by_name: dict[str, list[int]] | None = None
+        self._name_sets: dict[str, set[int]] = {}
         self._by_attribute: dict[str, dict[Any, list[int]]] = {}
 
     def candidates(self, line: ExpectedSpan) -> Sequence[int]:
         if len(self.children) < 8:  # indexing costs more than it saves
             return range(len(self.children))
-        pool: Sequence[int] = range(len(self.children))
+        pool: Sequence[int] | None = None  # None: every child
+        members: set[int] | None = None
         if isinstance(line.name, str) and not any(char in line.name for char in "*?["):
             pool = self._names().get(line.name, [])
+            members = self._name_members(line.name)
         for key, value in (line.attributes or {}).items():
-            if len(pool) <= 1:
+            if pool is not None and len(pool) <= 1:
                 break
             literal = _literal(value, self._LITERALS)
-            if literal is not _NOT_LITERAL:
-                narrowed = set(self._values(key).get(literal, ()))
-                pool = [j for j in pool if j in narrowed]
-        return pool
+            if literal is _NOT_LITERAL:
+                continue
+            narrowed = self._values(key).get(literal, [])
+            # Walk the smaller side: n same-name siblings with distinct attribute
+            # values are n lines of one candidate each, not n scans of n.
+            if pool is None:
+                pool = narrowed
+            elif members is not None and len(narrowed) < len(pool):
+                pool = [j for j in narrowed if j in members]
+            else:
+                keep = set(narrowed)
+                pool = [j for j in pool if j in keep]
+            members = None
+        return range(len(self.children)) if pool is None else pool
+
+    def _name_members(self, name: str) -> set[int]:
+        found = self._name_sets.get(name)
+        if found is None:
+            found = self._name_sets[name] = set(self._names().get(name, []))
+        return found
 
     def _names(self) -> dict[str, list[int]]:
         if self._by_name is None:
