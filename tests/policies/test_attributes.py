@@ -376,3 +376,25 @@ def test_assert_span_count_rejects_conflicting_bounds(agenttrace: AgentTrace) ->
         agenttrace.assert_span_count("x", exactly=1, at_most=0)
     with pytest.raises(TypeError, match="at_least=3 is above at_most=2"):
         agenttrace.assert_span_count("x", at_least=3, at_most=2)
+
+
+def test_a_finding_broken_by_every_span_shows_a_bounded_list() -> None:
+    from pytest_agenttrace._errors import MAX_BULLETS, message
+
+    text = message("header", (f"span {n}" for n in range(MAX_BULLETS + 50)), "fix")
+    lines = text.splitlines()
+    assert lines[MAX_BULLETS] == f"- span {MAX_BULLETS - 1}"
+    assert lines[MAX_BULLETS + 1] == "- … and 50 more"
+    assert lines[-1] == "fix"
+
+
+def test_a_deep_chain_is_named_by_its_nearest_ancestors() -> None:
+    from span_trees import make_forest, s
+
+    from pytest_agenttrace.policies._findings import where
+
+    node = s("leaf")
+    for level in range(20):
+        node = s(f"level{level}", node)
+    leaf = make_forest(node).one("leaf")
+    assert where(leaf) == "leaf under level0 < level1 < level2 < level3 < level4 < level5 < …"

@@ -560,3 +560,24 @@ def test_tree_with_a_name_paired_span_beside_ellipsis_pastes_back() -> None:
     message = fails(forest, "agent\n  retry {ok: true}\n  ...")
     assert "retry {ok: false} [x2]" in message
     assert trace_tree_matches(forest, pasted_tree(message))
+
+
+# -- identical sibling lines -------------------------------------------------------------
+@pytest.mark.parametrize("actual", [1, 2, 3])
+def test_identical_lines_count_as_one_line_with_their_counts(actual: int) -> None:
+    forest = make_forest(s("job", *[s("step", s("tool")) for _ in range(actual)]))
+    repeated = "job\n  step\n    tool\n  step\n    tool"
+    assert trace_tree_matches(forest, repeated) is (actual == 2)
+    assert trace_tree_matches(forest, "job\n  step [x2]\n    tool") is (actual == 2)
+
+
+def test_identical_lines_under_an_ordered_parent_stay_apart() -> None:
+    forest = make_forest(s("job", s("step", n=1), s("step", n=2)))
+    assert trace_tree_matches(forest, "job [ordered]\n  step\n  step")
+    assert not trace_tree_matches(forest, "job [ordered]\n  step {n: 2}\n  step {n: 1}")
+
+
+def test_a_builder_tree_with_identical_lines_is_not_changed_by_matching() -> None:
+    expected = span("job", span("step"), span("step"))
+    assert_trace_tree(make_forest(s("job", s("step"), s("step"))), expected)
+    assert [child.min_count for child in expected.children] == [1, 1]
