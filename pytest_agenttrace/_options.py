@@ -279,7 +279,22 @@ def _parse(field: dataclasses.Field[Any], value: Any, source: str) -> Any:
     try:
         return field.metadata["parse"](value)
     except ValueError as error:
-        raise pytest.UsageError(f"{source}: {error}") from None
+        problem = str(error)
+    except OverflowError:  # max_duration=10**400: no float holds it
+        problem = f"{_shown(value)} is too large"
+    except RecursionError:  # JSON nested thousands deep
+        problem = "the value is nested too deeply to read"
+    except Exception as error:  # a marker value whose __str__ or __eq__ raises
+        problem = f"the value could not be read ({type(error).__name__}: {error})"
+    raise pytest.UsageError(f"{source}: {problem}")
+
+
+def _shown(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__: name the type instead
+        return f"a {type(value).__name__}"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def suite_options(config: pytest.Config) -> AgentTraceOptions:

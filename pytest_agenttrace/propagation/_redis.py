@@ -96,7 +96,7 @@ def decode(raw: Any) -> Any:
     if isinstance(raw, str):
         try:
             return json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[" * 100000
             return raw
     return raw
 

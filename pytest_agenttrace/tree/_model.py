@@ -90,6 +90,9 @@ def span(
     __tracebackhide__ = True
     if not isinstance(name, (str, re.Pattern)):
         raise ExpectedTreeError(f"span(): name must be a str or re.Pattern, got {name!r}")
+    for argument, flag in (("ordered", ordered), ("descendant", descendant)):
+        if not isinstance(flag, bool):  # "no" and "false" are truthy: never guess
+            raise TypeError(f"span({name!r}): {argument}= must be True or False, got {flag!r}")
     listed, gaps = split_children(children, f"span({name!r})")
     low, high = _count_range(count, f"span({name!r})")
     if service is not None and (not isinstance(service, str) or not service.strip()):
@@ -143,7 +146,8 @@ def _count_range(count: CountSpec | None, where: str) -> tuple[int, int | None]:
         isinstance(count, tuple)
         and len(count) == 2
         and isinstance(count[0], int)
-        and (count[1] is None or isinstance(count[1], int))
+        and not isinstance(count[0], bool)
+        and (count[1] is None or (isinstance(count[1], int) and not isinstance(count[1], bool)))
     ):
         low, high = count
     else:

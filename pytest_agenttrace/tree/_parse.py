@@ -210,6 +210,10 @@ class _Parser:
                 group, node.ordered = "ordered", True
             elif count:
                 group = "count"
+                if len(count.group(1)) > 9 or len(count.group(3) or "") > 9:
+                    raise self._error(
+                        node.line_number or 0, column, f"count {flag[:20]}...: too large"
+                    )
                 low = int(count.group(1))
                 high = None if count.group(2) and not count.group(3) else int(count.group(3) or low)
                 problem = count_problem(low, high)
@@ -295,6 +299,10 @@ class _LineScanner:
             value, end = json.JSONDecoder().raw_decode(self.text, self.position)
         except json.JSONDecodeError as error:
             raise self.error(f"invalid {what}: {error.msg}{hint}", error.pos) from None
+        except RecursionError:
+            raise self.error(f"invalid {what}: nested too deeply") from None
+        except ValueError as error:  # an integer of more than 4,300 digits
+            raise self.error(f"invalid {what}: {error}") from None
         self.position = end
         return value
 

@@ -145,6 +145,12 @@ def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     [
         ("max_spans_per_trace=2.7", "*max_spans_per_trace=...): 2.7 is not a whole number*"),
         ('timeout_budgets={"agent": float("nan")}', "*'agent': nan is not a duration*"),
+        ("max_duration=10**400", "*max_duration=...): 1000000*... is too large*"),
+        (
+            'timeout_budgets={"a": 10**400}',
+            "*timeout_budgets=...): {'a': 1000000*... is too large*",
+        ),
+        ("report=Hostile()", "*report=...): the value could not be read (RuntimeError: no str)*"),
     ],
 )
 def test_marker_values_that_would_be_silently_wrong_are_rejected(
@@ -155,6 +161,10 @@ def test_marker_values_that_would_be_silently_wrong_are_rejected(
             f"""
             import pytest
 
+            class Hostile:
+                def __str__(self):
+                    raise RuntimeError("no str")
+
             @pytest.mark.agenttrace({argument})
             def test_it(agenttrace):
                 pass
@@ -164,3 +174,13 @@ def test_marker_values_that_would_be_silently_wrong_are_rejected(
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
+
+
+def test_an_ini_value_nested_thousands_deep_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    nested = '{"a": ' + "[" * 5000 + "]" * 5000 + "}"
+    pytester.makeini(f"[pytest]\nagenttrace_timeout_budgets = {nested}\n")
+    pytester.makepyfile("def test_it(agenttrace):\n    pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*agenttrace_timeout_budgets*nested too deeply*"])
+    assert "Traceback" not in result.stderr.str()

@@ -13,6 +13,8 @@ from typing import Any
 import fakeredis
 import pytest
 import redis
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.trace import SpanKind
@@ -335,3 +337,28 @@ def test_pop_with_zero_timeout_polls_instead_of_blocking_forever(agenttrace_redi
     message = helpers.pop(agenttrace_redis, queue, timeout=0)
     assert message is not None and message.payload == {"doc": 1}
     assert message.destination == queue
+
+
+# -- hostile messages: receiving never raises --------------------------------------------
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"payload": 1, "trace_context": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        b"\xff\xfe",
+        '{"trace_context": "00-abc"}',
+    ],
+    ids=["deep-list", "deep-carrier", "not-utf8", "string-carrier"],
+)
+def test_hostile_messages_unwrap_without_raising(raw: object) -> None:
+    from pytest_agenttrace.redis import unwrap
+
+    payload, context, carrier = unwrap(raw)
+    assert isinstance(carrier, dict)
+
+
+@given(st.one_of(st.text(max_size=50), st.binary(max_size=50), st.integers(), st.none()))
+def test_any_message_unwraps_without_raising(raw: object) -> None:
+    from pytest_agenttrace.redis import unwrap
+
+    unwrap(raw)

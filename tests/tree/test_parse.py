@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.trace import SpanKind, StatusCode
 from span_trees import make_forest, s
 
@@ -358,3 +361,51 @@ def test_a_glob_class_glued_to_the_name_gets_the_specific_error(text: str) -> No
 def test_glued_valid_flags_keep_their_own_errors() -> None:
     with pytest.raises(ExpectedTreeError, match="kind given twice"):
         parse_expected("a[client, server]")
+
+
+# -- hostile input: only ExpectedTreeError, with line and caret ------------------------------
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("root [x" + "9" * 5000 + "]", "too large"),
+        ("root {n: " + "9" * 5000 + "}", "Exceeds the limit"),
+        ("root {n: " + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
+    ],
+    ids=["huge-count", "huge-integer", "deep-json"],
+)
+def test_hostile_values_are_expected_tree_errors(text: str, message: str) -> None:
+    with pytest.raises(ExpectedTreeError, match=message) as raised:
+        parse_expected(text)
+    assert str(raised.value).startswith("line 1, column ")
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"), [("ordered", "no"), ("descendant", "false"), ("ordered", 1)]
+)
+def test_builder_flags_must_be_booleans(argument: str, value: object) -> None:
+    with pytest.raises(TypeError, match=f"span\\('root'\\): {argument}= must be True or False"):
+        span("root", **{argument: value})
+
+
+def test_builder_counts_must_not_be_booleans() -> None:
+    with pytest.raises(ExpectedTreeError, match="count must be an int or a"):
+        span("root", count=(True, 2))
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=60))
+def test_any_text_parses_or_raises_expected_tree_error(text: str) -> None:
+    with contextlib.suppress(ExpectedTreeError):  # anything else fails the test
+        parse_expected(text)
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            ["a", "  b", ">> c", "...", "[x2]", "{k: 1}", "[", "{", '"q', "├── d", "#"]
+        ),
+        max_size=8,
+    ).map("\n".join)
+)
+def test_near_miss_expectations_parse_or_raise_expected_tree_error(text: str) -> None:
+    with contextlib.suppress(ExpectedTreeError):  # anything else fails the test
+        parse_expected(text)
