@@ -121,7 +121,8 @@ def _expected_root(expected: Any, ordered: bool) -> ExpectedSpan:
 
 def _merge_identical_siblings(root: ExpectedSpan, *, ordered_everywhere: bool) -> ExpectedSpan:
     """A copy where identical lines under an unordered parent are one line with
-    their counts added (`job` written 1,000 times is `job [x1000]`).
+    their counts added (`job` written 1,000 times is `job [x1000]`); the
+    expectation itself when no level has identical lines (the usual case).
 
     Matching n identical lines against n identical spans compares every line with
     every span, n**2 subtree comparisons, which in a balanced tree compounds level
@@ -134,43 +135,57 @@ def _merge_identical_siblings(root: ExpectedSpan, *, ordered_everywhere: bool) -
         node = pending.pop()
         order.append(node)
         pending.extend(node.children)
-    copies: dict[int, ExpectedSpan] = {}
-    shape_of: dict[int, int] = {}  # id(copy) -> its shape, counts left out
     shapes: dict[tuple[Any, ...], int] = {}
+    shape_of: dict[int, int] = {}  # id(line) -> its shape, its own count left out
+    repeated = False
     for node in reversed(order):  # children before their parents
+        children = node.children
+        if len(children) > 1 and not (node.ordered or ordered_everywhere):
+            seen = {shape_of[id(child)] for child in children}
+            repeated = repeated or len(seen) < len(children)
+        key = (
+            _own_shape(node),
+            tuple((shape_of[id(c)], c.min_count, c.max_count) for c in children),
+            bool(node.gaps) if not (node.ordered or ordered_everywhere) else node.gaps,
+        )
+        shape_of[id(node)] = shapes.setdefault(key, len(shapes))
+    if not repeated:
+        return root
+    copies: dict[int, ExpectedSpan] = {}
+    for node in reversed(order):
         children = [copies[id(child)] for child in node.children]
         gaps = node.gaps
         if not (node.ordered or ordered_everywhere) and len(children) > 1:
             first_of: dict[int, ExpectedSpan] = {}
             merged: list[ExpectedSpan] = []
-            for child in children:
-                first = first_of.get(shape_of[id(child)])
+            for original, child in zip(node.children, children, strict=True):
+                first = first_of.get(shape_of[id(original)])
                 if first is None:
-                    first_of[shape_of[id(child)]] = child
+                    first_of[shape_of[id(original)]] = child
                     merged.append(child)
                     continue
                 first.min_count += child.min_count
                 high = child.max_count
                 first.max_count = (
-                    None if first.max_count is None or high is None else (first.max_count + high)
+                    None if first.max_count is None or high is None else first.max_count + high
                 )
             if len(merged) < len(children):
                 children = merged
                 gaps = (len(children),) if gaps else ()  # unordered: only "extra allowed"
-        copy = dataclasses.replace(node, children=children, gaps=gaps)
-        copies[id(node)] = copy
-        key = (
-            _own_shape(copy),
-            tuple((shape_of[id(c)], c.min_count, c.max_count) for c in children),
-            gaps,
-        )
-        shape_of[id(copy)] = shapes.setdefault(key, len(shapes))
+        copies[id(node)] = dataclasses.replace(node, children=children, gaps=gaps)
     return copies[id(root)]
+
+
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def _own_shape(line: ExpectedSpan) -> tuple[Any, ...]:
     name = line.name if isinstance(line.name, str) else ("re", line.name.pattern, line.name.flags)
-    attributes = tuple((key, format_value(value)) for key, value in line.attributes.items())
+    attributes = tuple(
+        # the type too: True and 1 are equal keys, and different expectations
+        (key, type(value), value if type(value) in _PLAIN else format_value(value))
+        for key, value in line.attributes.items()
+    )
     return (name, attributes, line.kind, line.status, line.service, line.ordered, line.descendant)
 
 

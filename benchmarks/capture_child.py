@@ -1,0 +1,74 @@
+"""One capture variant in a fresh process, as a real test runs: GC on, spans kept.
+
+    python capture_child.py VARIANT SPANS   ->   {"seconds": ..., "gc_seconds": ...}
+
+Variants: `bare` (an SDK provider, no processor), `append` (a processor whose
+on_end is a plain list.append: the floor for any capture that keeps spans),
+`in_memory` (SimpleSpanProcessor + InMemorySpanExporter) and `ours` (the
+plugin's router with a capture started as the fixture starts it).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import time
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+
+
+class AppendProcessor(SpanProcessor):
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.spans.append(span)
+
+
+def main(variant: str, count: int) -> dict[str, float]:
+    provider = TracerProvider()
+    kept: Any = None
+    if variant == "append":
+        kept = AppendProcessor()
+        provider.add_span_processor(kept)
+    elif variant == "in_memory":
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        kept = InMemorySpanExporter()
+        provider.add_span_processor(SimpleSpanProcessor(kept))
+    elif variant == "ours":
+        from pytest_agenttrace._fixture import start_capture
+        from pytest_agenttrace._options import AgentTraceOptions
+        from pytest_agenttrace.capture._router import INSTALLATION
+
+        INSTALLATION.attach(provider)
+        kept = start_capture(AgentTraceOptions())
+    elif variant != "bare":
+        raise SystemExit(f"unknown variant {variant!r}")
+    tracer = provider.get_tracer("bench")
+    collecting = [0.0]
+    started_gc = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started_gc[0] = time.perf_counter()
+        else:
+            collecting[0] += time.perf_counter() - started_gc[0]
+
+    gc.callbacks.append(on_gc)
+    started = time.perf_counter()
+    for _ in range(count // 2):  # a nested pair: an agent and its call
+        with tracer.start_as_current_span("agent"), tracer.start_as_current_span("call"):
+            pass
+    seconds = time.perf_counter() - started
+    gc.callbacks.remove(on_gc)
+    if variant == "ours":
+        assert len(kept.spans) == count // 2 * 2, "the capture missed spans"
+    return {"seconds": seconds, "gc_seconds": collecting[0]}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1], int(sys.argv[2]))))
