@@ -157,12 +157,19 @@ def agenttrace_redis(request: pytest.FixtureRequest) -> Iterator[Any]:
             )
         client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     else:
-        client = redis.Redis.from_url(url)
+        problem = None
         try:
-            client.ping()
-        except redis.RedisError as error:
-            client.close()
-            pytest.fail(f"agenttrace_redis: cannot reach the configured Redis at {url}: {error}")
+            client = redis.Redis.from_url(url)
+        except ValueError as error:  # not a redis:// URL
+            problem = f"agenttrace_redis: {url!r} is not a Redis URL ({error})"
+        else:
+            try:
+                client.ping()
+            except redis.RedisError as error:
+                client.close()
+                problem = f"agenttrace_redis: cannot reach the configured Redis at {url}: {error}"
+        if problem is not None:  # failed outside the except: one line, no chained traceback
+            pytest.fail(problem, pytrace=False)
     try:
         yield client
     finally:

@@ -267,6 +267,18 @@ def test_fixture_errors_when_the_configured_server_is_down(pytester, monkeypatch
     result.stdout.fnmatch_lines(
         ["*agenttrace_redis: cannot reach the configured Redis at redis://127.0.0.1:1/0*"]
     )
+    # one line, not redis-py's chained traceback
+    assert "During handling" not in result.stdout.str()
+    assert "redis/connection.py" not in result.stdout.str()
+
+
+def test_fixture_names_a_url_that_is_not_a_redis_url(pytester, monkeypatch):
+    monkeypatch.delenv("AGENTTRACE_REDIS_URL", raising=False)
+    pytester.makepyfile(dedent(FIXTURE_TEST))
+    result = pytester.runpytest("--agenttrace-redis-url=notaurl")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*agenttrace_redis: 'notaurl' is not a Redis URL (*"])
+    assert "redis/connection.py" not in result.stdout.str()
 
 
 def test_fixture_skips_without_the_redis_extra(pytester, monkeypatch):
