@@ -122,13 +122,9 @@ def agenttrace_receiver() -> OtlpReceiver:
 
     Spans it receives join whichever test's capture is running when they arrive.
     """
-    from .remote._receiver import ReceiverStartError, process_receiver
+    from .remote._receiver import process_receiver_or_fail
 
-    try:
-        return process_receiver()
-    except ReceiverStartError as error:
-        failure = str(error)
-    pytest.fail(failure, pytrace=False)
+    return process_receiver_or_fail()
 
 
 def redis_url(config: pytest.Config) -> str | None:

@@ -55,8 +55,9 @@ class Capture(SpanQueries):
         self._leaked_before: list[ReadableSpan] = list(_stray)
         self._leaked_during: list[ReadableSpan] = []
         self._open_at_clear: set[tuple[int, int]] = set()
-        # received from other processes: keys of this test's, and late ones of earlier tests
-        self._received: set[tuple[int, int]] = set()
+        # received from other processes: whether any is this test's, and late ones of
+        # earlier tests
+        self._any_received = False
         self._late: list[ReadableSpan] = []
         self._receiver_problems: list[str] = []
         self._began_ns = 0
@@ -121,7 +122,7 @@ class Capture(SpanQueries):
         self._origins.clear()
         self._leaked_before.clear()
         self._leaked_during.clear()
-        self._received.clear()
+        self._any_received = False
         self._late.clear()
         self._log_recorder.records.clear()
         self._cache_key = None
@@ -184,7 +185,7 @@ class Capture(SpanQueries):
     @property
     def awaiting_parents(self) -> list[CapturedSpan]:
         """Received spans whose parent has not arrived (yet): its process may not have flushed."""
-        if not self._received:
+        if not self._any_received:
             return []
         self._refresh()
         assert self._all_forest is not None

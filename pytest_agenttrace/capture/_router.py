@@ -50,6 +50,7 @@ _OPEN_OUTSIDE_LIMIT = 10_000
 _FINISHED_TRACES_LIMIT = 100_000
 # Receiver findings (a malformed export) made while no test was capturing.
 _PENDING_PROBLEMS_LIMIT = 100
+BETWEEN_TESTS = " (between tests, before this one)"  # how such a finding says so
 
 
 class SpanRouter(SpanProcessor):
@@ -135,7 +136,7 @@ class SpanRouter(SpanProcessor):
                 # or in a process the test never reached)
                 capture._late.append(span)
             else:
-                capture._received.add(span_key(span))
+                capture._any_received = True
                 capture._started.append(span)
                 capture._last_end = next(capture._end_ticks)
 
@@ -145,7 +146,7 @@ class SpanRouter(SpanProcessor):
         if capture is not None:
             capture._receiver_problems.append(problem)
         else:
-            self.pending_problems.append(f"{problem} (between tests, before this one)")
+            self.pending_problems.append(problem + BETWEEN_TESTS)
 
     def finish_traces(self, trace_ids: set[int]) -> None:
         finished = self.finished_traces

@@ -53,6 +53,11 @@ class Decoded:
     rejected: int = 0
     errors: list[str] = dataclasses.field(default_factory=list)
 
+    @property
+    def summary(self) -> str:
+        """The first reasons for rejected spans, for a finding and the partial-success answer."""
+        return "; ".join(self.errors[:5])
+
 
 def _request_type() -> Any:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._errors import message
+from ..capture._router import BETWEEN_TESTS
 
 if TYPE_CHECKING:
     from ._receiver import OtlpReceiver
@@ -19,15 +20,9 @@ class RemoteMethods:
     @property
     def otlp_receiver(self) -> OtlpReceiver:
         __tracebackhide__ = True
-        import pytest
+        from ._receiver import process_receiver_or_fail
 
-        from ._receiver import ReceiverStartError, process_receiver
-
-        try:
-            return process_receiver()
-        except ReceiverStartError as error:
-            failure = str(error)
-        pytest.fail(failure, pytrace=False)
+        return process_receiver_or_fail()
 
     @property
     def otlp_endpoint(self) -> str:
@@ -53,7 +48,7 @@ class RemoteMethods:
         problems = self._receiver_problems
         if not problems:
             return []
-        before = any(problem.endswith("before this one)") for problem in problems)
+        before = any(problem.endswith(BETWEEN_TESTS) for problem in problems)
         fix = "Fix the sender's exporter configuration (agenttrace.otlp_env() sets it up)"
         if any("(413)" in problem or "RESOURCE_EXHAUSTED" in problem for problem in problems):
             fix += "; for larger exports raise agenttrace_otlp_max_body"

@@ -136,9 +136,7 @@ class OtlpReceiver:
     def deliver(self, decoded: Decoded, source: str) -> None:
         INSTALLATION.router.receive(decoded.spans)
         if decoded.rejected:
-            self.problem(
-                f"{source}: rejected {decoded.rejected} span(s): " + "; ".join(decoded.errors[:5])
-            )
+            self.problem(f"{source}: rejected {decoded.rejected} span(s): {decoded.summary}")
 
     def problem(self, text: str) -> None:
         INSTALLATION.router.report_problem(text)
@@ -318,7 +316,7 @@ def _response_message(decoded: Decoded) -> Any:
     response = ExportTraceServiceResponse()
     if decoded.rejected:
         response.partial_success.rejected_spans = decoded.rejected
-        response.partial_success.error_message = "; ".join(decoded.errors[:5])
+        response.partial_success.error_message = decoded.summary
     return response
 
 
@@ -396,6 +394,19 @@ def process_receiver() -> OtlpReceiver:
                 _START_ERROR = error
                 raise
         return _RECEIVER
+
+
+def process_receiver_or_fail() -> OtlpReceiver:
+    """process_receiver() for a fixture or test: a receiver that can't listen fails
+    it with the one-line reason, not a traceback."""
+    __tracebackhide__ = True
+    import pytest
+
+    try:
+        return process_receiver()
+    except ReceiverStartError as error:
+        failure = str(error)
+    pytest.fail(failure, pytrace=False)  # outside the except: no chained traceback
 
 
 def close_process_receiver() -> None:

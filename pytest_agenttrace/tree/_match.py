@@ -409,31 +409,20 @@ class _Level:
         groups = list(range(len(self.children)))
         line_items: list[list[int]] = []
         deep_index: dict[int, int] = {}
-        child_index = matcher.child_index(parent)
         for line in lines:
-            if not line.descendant:
-                line_items.append(
-                    [
-                        j
-                        for j in child_index.candidates(line)
-                        if matcher.compatible(line, self.children[j])
-                    ]
-                )
-                continue
             candidates = []
-            for group, child in enumerate(self.children):
-                for deep in [child, *child.descendants()]:
-                    if not matcher.compatible(line, deep):
-                        continue
-                    if deep is child:
-                        candidates.append(group)
-                        continue
-                    index = deep_index.get(id(deep))
-                    if index is None:
-                        index = deep_index[id(deep)] = len(self.items)
-                        self.items.append(deep)
-                        groups.append(group)
-                    candidates.append(index)
+            for group, span in matcher.candidates(line, parent):
+                if not matcher.compatible(line, span):
+                    continue
+                if span is self.children[group]:
+                    candidates.append(group)
+                    continue
+                index = deep_index.get(id(span))  # a `>>` line's deeper span
+                if index is None:
+                    index = deep_index[id(span)] = len(self.items)
+                    self.items.append(span)
+                    groups.append(group)
+                candidates.append(index)
             line_items.append(candidates)
         self.flow = _Flow(
             low=[line.min_count for line in lines],
@@ -584,16 +573,23 @@ class _Matcher:
                 for child in children:
                     yield child_line, child
             return
-        index = self.child_index(parent)
         for child_line in line.children:
-            if not child_line.descendant:
-                for j in index.candidates(child_line):
-                    yield child_line, children[j]
-                continue
-            for child in children:
-                yield child_line, child
-                for deep in child.descendants():
-                    yield child_line, deep
+            for _, span in self.candidates(child_line, parent):
+                yield child_line, span
+
+    def candidates(self, line: ExpectedSpan, parent: _Parent) -> Iterator[tuple[int, CapturedSpan]]:
+        """(direct child's index, span) worth comparing with `line` under an unordered
+        parent: children narrowed by name and attributes, or for a `>>` line each
+        child and everything below it."""
+        children = parent.children
+        if not line.descendant:
+            for j in self.child_index(parent).candidates(line):
+                yield j, children[j]
+            return
+        for group, child in enumerate(children):
+            yield group, child
+            for deep in child.descendants():
+                yield group, deep
 
     def compatible(self, line: ExpectedSpan, span: CapturedSpan) -> bool:
         key = (id(line), id(span))
