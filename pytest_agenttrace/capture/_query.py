@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -244,6 +244,22 @@ class CapturedSpan:
             chain.append(span)
             span = span.parent
         return chain
+
+    def ancestor_chain(
+        self, describe: Callable[[CapturedSpan], str] | None = None, *, limit: int = 6
+    ) -> str:
+        """`parent < grandparent < ...` for messages ("" for a root). Past `limit`
+        names a deep chain (an agent calling itself) ends in `…`, so a line stays a
+        line."""
+        names: list[str] = []
+        span = self.parent
+        while span is not None:
+            if len(names) == limit:
+                names.append("…")
+                break
+            names.append(describe(span) if describe is not None else span.name)
+            span = span.parent
+        return " < ".join(names)
 
     def matches(
         self,

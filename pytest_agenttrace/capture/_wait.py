@@ -113,7 +113,7 @@ class WaitFor(SpanQueries):
             lines += ["", "Still open:"]
             now = time.time_ns()
             for span in open_spans:
-                chain = " < ".join(s.name for s in span.ancestors())
+                chain = span.ancestor_chain()
                 age = (now - span.start_time) / 1e9
                 lines.append(
                     f"- {span.name} (open {age:.2f} s)" + (f" under {chain}" if chain else "")

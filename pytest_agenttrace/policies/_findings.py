@@ -54,19 +54,8 @@ def where(span: CapturedSpan) -> str:
 
     Deep chains (an agent calling itself) name the nearest ancestors only.
     """
-    names: list[str] = []
-    parent = span.parent
-    while parent is not None:
-        if len(names) == _CHAIN_SHOWN:
-            names.append("…")  # the rest of a deep chain; one bullet stays one line
-            break
-        names.append(parent.name)
-        parent = parent.parent
-    chain = " < ".join(names)
+    chain = span.ancestor_chain()
     return f"{span.name} under {chain}" if chain else span.name
-
-
-_CHAIN_SHOWN = 6  # ancestors named in a bullet before the chain is elided
 
 
 def has_attributes(span: CapturedSpan, keys: Sequence[str] = ()) -> str:

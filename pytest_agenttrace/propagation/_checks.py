@@ -511,7 +511,7 @@ def _parent_story(analysis: Analysis, target: CapturedSpan, source: CapturedSpan
                 f"{label(target)} is in the producer's trace, but under {label(target.parent)}, "
                 "not under the producer"
             )
-        chain = " < ".join(label(span) for span in target.ancestors())
+        chain = target.ancestor_chain(label)
         return f"{label(target)} is under {chain} in trace {short_id(target.trace_id)}…"
     if target.parent_span_id is None:
         return (

@@ -13,7 +13,7 @@ def describe_capture(capture: AgentTrace) -> str:
     try:
         lines = [capture.render()] if capture.spans else ["(no finished spans)"]
         for span in capture.unfinished:
-            chain = " < ".join(parent.name for parent in span.ancestors())
+            chain = span.ancestor_chain()
             lines.append(f"still open: {span.name}" + (f" (under {chain})" if chain else ""))
     except Exception as error:  # a report section must never turn into an INTERNALERROR
         return f"(pytest-agenttrace could not render the captured spans: {error!r})"
