@@ -23,6 +23,9 @@ Cases:
    100,000 spans, each in a fresh process: assert_tree passing and failing,
    render, assert_single_trace, broken_hops, strict teardown with every policy;
    seconds at 100k and the growth exponent between the two sizes.
+8. whole pytest sessions in fresh processes (session.py): 5,000 five-span tests
+   with `agenttrace` against the same tests with an empty yield fixture (CPU
+   time), and the RSS a 20,000-test session grows by, against the same.
 """
 
 from __future__ import annotations
@@ -259,6 +262,42 @@ def bench_remote(spans: int, rounds: int, in_process_per_span: float) -> list[Ro
     ]
 
 
+# ------------------------------------------------------------------------- 8. sessions
+
+
+def bench_sessions(time_tests: int, memory_tests: int, rounds: int) -> list[Row]:
+    """Whole pytest sessions in fresh processes (session.py): the fixture against an
+    empty yield fixture, in CPU time per test and in RSS the session grows by."""
+    import session
+
+    timed = session.measure(time_tests, rounds=rounds)
+    ours, floor = timed["agenttrace"]["seconds"], timed["plain"]["seconds"]
+    rows = [
+        Row(
+            f"8 {time_tests:,}-test session: agenttrace vs an empty yield fixture",
+            ours / time_tests * 1e6,
+            "µs/test",
+            1.08,
+            ratio=ours / floor,
+            note=f"floor {floor / time_tests * 1e6:.0f} µs/test",
+        )
+    ]
+    grown = session.measure(memory_tests, rounds=1, variants=("plain", "agenttrace"))
+    ours_mb = grown["agenttrace"]["rss_growth"] / 2**20
+    floor_mb = grown["plain"]["rss_growth"] / 2**20
+    rows.append(
+        Row(
+            f"8 {memory_tests:,}-test session: RSS growth vs an empty yield fixture",
+            ours_mb,
+            "MB",
+            1.1,
+            ratio=ours_mb / floor_mb,
+            note=f"floor {floor_mb:.1f} MB",
+        )
+    )
+    return rows
+
+
 # ------------------------------------------------------------------------- 7. scaling
 
 
@@ -337,6 +376,13 @@ def main(argv: list[str] | None = None) -> int:
             spans=10_000 if args.quick else 100_000,
             rounds=3,
             in_process_per_span=in_process_per_span,
+        )
+    )
+    rows.extend(
+        bench_sessions(
+            time_tests=1_000 if args.quick else 5_000,
+            memory_tests=2_000 if args.quick else 20_000,
+            rounds=2 if args.quick else 3,
         )
     )
     if args.scaling:

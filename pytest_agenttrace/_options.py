@@ -313,6 +313,8 @@ def suite_options(config: pytest.Config) -> AgentTraceOptions:
 
 def options_for_test(item: pytest.Item, suite: AgentTraceOptions) -> AgentTraceOptions:
     """Marker arguments over the suite settings; the marker closest to the test wins."""
+    if item.get_closest_marker("agenttrace") is None:
+        return suite  # most tests: no marker, nothing to merge (frozen, so shared)
     fields = {field.name: field for field in _fields()}
     values: dict[str, Any] = {}
     # iter_markers yields closest first: keep the first value seen for each key.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace
@@ -22,22 +23,6 @@ if TYPE_CHECKING:
 _PROVIDER_OVERRIDE = "Overriding of current TracerProvider is not allowed"
 
 
-class _OTelLogRecorder(logging.Handler):
-    """Keeps OpenTelemetry's own warnings and errors raised during the test.
-
-    OpenTelemetry reports misuse (a rejected TracerProvider override, "Failed to
-    detach context") by logging, not raising; the capture turns those into
-    findings instead of letting them scroll past.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 class Capture(SpanQueries):
     """Spans recorded during one test; the base of the fixture's AgentTrace.
 
@@ -51,6 +36,7 @@ class Capture(SpanQueries):
         self._end_ticks = itertools.count(1)
         self._last_end = 0
         self._home: RawOrigin = raw_origin()  # where the test runs
+        self._home_ident = threading.get_ident()
         self._origins: dict[int, RawOrigin] = {}  # spans that started elsewhere
         self._leaked_before: list[ReadableSpan] = list(_stray)
         self._leaked_during: list[ReadableSpan] = []
@@ -64,7 +50,10 @@ class Capture(SpanQueries):
         self._cache_key: tuple[int, int] | None = None
         self._forest: SpanForest | None = None
         self._all_forest: SpanForest | None = None
-        self._log_recorder = _OTelLogRecorder()
+        # OpenTelemetry's warnings and errors during the test (INSTALLATION.log_router),
+        # and the mixins' hooks on each (propagation keeps context errors)
+        self._otel_log_records: list[logging.LogRecord] = []
+        self._otel_log_listeners: list[Callable[[logging.LogRecord], None]] = []
         self._ambient_parents: set[tuple[int, int]] = set()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -73,6 +62,7 @@ class Capture(SpanQueries):
         router = INSTALLATION.router
         self._began_ns = time.time_ns()
         self._home = raw_origin()
+        self._home_ident = threading.get_ident()
         self._receiver_problems += router.pending_problems
         router.pending_problems.clear()
         # Parents that are not orphans though never captured: spans open since
@@ -81,8 +71,8 @@ class Capture(SpanQueries):
         current = trace.get_current_span().get_span_context()
         if current.is_valid and not current.is_remote:
             self._ambient_parents.add((current.trace_id, current.span_id))
+        INSTALLATION.ensure_log_router()
         router.active = self
-        logging.getLogger("opentelemetry").addHandler(self._log_recorder)
 
     def _stop(self) -> None:
         """Stop capturing (teardown); later spans count as leaked into the next test."""
@@ -97,8 +87,7 @@ class Capture(SpanQueries):
             # that later tests' spans share
             rooted = {s.context.trace_id for s in started if s.context and s.parent is None}
             router.finish_traces(rooted)
-        logging.getLogger("opentelemetry").removeHandler(self._log_recorder)
-        if any(_PROVIDER_OVERRIDE in r.getMessage() for r in self._log_recorder.records):
+        if any(_PROVIDER_OVERRIDE in r.getMessage() for r in self._otel_log_records):
             warnings.warn(
                 AgentTraceWarning(
                     "The code under test called trace.set_tracer_provider() during the "
@@ -124,7 +113,7 @@ class Capture(SpanQueries):
         self._leaked_during.clear()
         self._any_received = False
         self._late.clear()
-        self._log_recorder.records.clear()
+        self._otel_log_records.clear()
         self._cache_key = None
 
     # -- providers -----------------------------------------------------------------
@@ -208,7 +197,7 @@ class Capture(SpanQueries):
     @property
     def otel_log_records(self) -> list[logging.LogRecord]:
         """Warnings and errors OpenTelemetry logged during the test."""
-        return list(self._log_recorder.records)
+        return list(self._otel_log_records)
 
     def __len__(self) -> int:
         return len(self.spans)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import logging
 import os
 import threading
 import weakref
@@ -83,9 +85,12 @@ class SpanRouter(SpanProcessor):
             capture._started.append(span)
             # Span data names no thread; the thread-pool context-loss check needs
             # it. Most spans start where the test runs: only the others are noted.
-            origin = raw_origin()
-            if origin != capture._home:
-                capture._origins[id(span)] = origin
+            # Compared as the thread's ident (C calls only): the Thread object is
+            # looked up only for the few spans that start elsewhere.
+            loop = asyncio._get_running_loop()
+            task = asyncio.current_task(loop) if loop is not None else None
+            if threading.get_ident() != capture._home_ident or task is not capture._home[1]:
+                capture._origins[id(span)] = (threading.current_thread(), task)
         elif len(self.open_outside) < _OPEN_OUTSIDE_LIMIT:
             self.open_outside.add(span_key(span))
 
@@ -172,11 +177,37 @@ def _own_resource() -> Resource:
     return Resource.create({"service.name": "pytest"})
 
 
+class _OTelLogRouter(logging.Handler):
+    """Hands OpenTelemetry's own warnings and errors to the running capture.
+
+    OpenTelemetry reports misuse (a rejected TracerProvider override, "Failed to
+    detach context") by logging, not raising. One handler for the process, not
+    one added and removed per test: that cost every test two Handler objects.
+    """
+
+    def __init__(self, router: SpanRouter) -> None:
+        super().__init__(level=logging.WARNING)
+        self.router = router
+
+    def emit(self, record: logging.LogRecord) -> None:
+        capture = self.router.active
+        if capture is None:
+            return
+        capture._otel_log_records.append(record)
+        for listener in capture._otel_log_listeners:
+            with contextlib.suppress(Exception):  # logging must never break the test
+                listener(record)
+
+
+_OTEL_LOGGER = "opentelemetry"
+
+
 class _Installation:
     """Process-wide state: the router and the providers it is attached to."""
 
     def __init__(self) -> None:
         self.router = SpanRouter()
+        self.log_router = _OTelLogRouter(self.router)
         self._lock = threading.Lock()
         self._attached: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
         self._own_provider: TracerProvider | None = None
@@ -203,6 +234,12 @@ class _Installation:
                 return
             self._attached.add(provider)
         provider.add_span_processor(self.router)
+
+    def ensure_log_router(self) -> None:
+        """(Re-)add the log handler: logging.config calls may have dropped it."""
+        logger = logging.getLogger(_OTEL_LOGGER)
+        if self.log_router not in logger.handlers:
+            logger.addHandler(self.log_router)
 
     def ensure_global(self) -> None:
         """Attach to the global provider, installing ours if the code set none."""

@@ -305,34 +305,42 @@ class PolicyChecks:
         from . import _attributes, _outcomes, _sampling, _timing
 
         options = self.options
-        forest = self.forest
+        # the forest is built only if a policy reads it: most tests switch none on
         problems: list[str] = []
-        if options.unfinished_spans != "ignore":
+        if options.unfinished_spans != "ignore" and any(
+            span.end_time is None for span in list(self._started)
+        ):
             found = _timing.unfinished_problems(self.unfinished)
             if options.unfinished_spans == "fail":
                 problems += found
             else:
                 _warn(found)
         if options.require_attributes:
-            problems += _attributes.required_attribute_problems(forest, options.require_attributes)
+            problems += _attributes.required_attribute_problems(
+                self.forest, options.require_attributes
+            )
         if options.max_spans_per_trace is not None:
-            problems += _attributes.trace_cap_problems(forest.traces, options.max_spans_per_trace)
+            problems += _attributes.trace_cap_problems(
+                self.forest.traces, options.max_spans_per_trace
+            )
         if options.max_retries:
             problems += _outcomes.retry_problems(
-                forest.spans, options.max_retries, source=" (max_retries)"
+                self.forest.spans, options.max_retries, source=" (max_retries)"
             )
         if options.span_errors == "fail":
-            problem = _outcomes.no_errors_problem(forest.spans, " (span_errors = fail)")
+            problem = _outcomes.no_errors_problem(self.forest.spans, " (span_errors = fail)")
             problems += [problem] if problem else []
         if options.max_duration is not None:
             problem = _timing.duration_problem(
-                forest.spans, at_most=options.max_duration, at_least=None, what="any span"
+                self.forest.spans, at_most=options.max_duration, at_least=None, what="any span"
             )
-            problems += [problem] if problem and forest.spans else []
+            problems += [problem] if problem and self.forest.spans else []
         if options.timeout_budgets:
-            problems += _timing.budget_problems(forest.spans, options.timeout_budgets)
+            problems += _timing.budget_problems(self.forest.spans, options.timeout_budgets)
         if options.outliving_children == "fail":
-            problems += _timing.outliving_problems(forest.spans, " (outliving_children = fail)")
+            problems += _timing.outliving_problems(
+                self.forest.spans, " (outliving_children = fail)"
+            )
         if options.partial_sampling == "fail":
             problems += _sampling.partial_sampling_problems(
                 list(self._started), " (partial_sampling = fail)"
@@ -341,7 +349,7 @@ class PolicyChecks:
             from ._genai import genai_problems
 
             failures, notes = genai_problems(
-                forest.spans,
+                self.forest.spans,
                 level=options.genai_conventions,
                 deprecated=options.genai_deprecated,
                 source=f" (genai_conventions = {options.genai_conventions})",

@@ -29,27 +29,27 @@ from ._hops import (
 from ._spy import Origin, PropagatorSpy, install_spy, uninstall_spy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .._options import AgentTraceOptions
 
 
-class _ContextErrorRecorder(logging.Handler):
+class _ContextErrorRecorder:
     """Keeps OpenTelemetry's context errors with the span that was current then."""
 
     def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
         self.errors: list[ContextError] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            span = trace.get_current_span()
-            name = getattr(span, "name", None) if span.get_span_context().is_valid else None
-            exception = None
-            if record.exc_info and record.exc_info[1] is not None:
-                error = record.exc_info[1]
-                exception = f"{type(error).__name__}: {error}"
-            self.errors.append(ContextError(record.getMessage(), exception, name, Origin.here()))
-        except Exception:  # logging must never break the code under test
-            pass
+    def __call__(self, record: logging.LogRecord) -> None:
+        if not record.name.startswith(_CONTEXT_LOGGER):
+            return
+        span = trace.get_current_span()
+        name = getattr(span, "name", None) if span.get_span_context().is_valid else None
+        exception = None
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            exception = f"{type(error).__name__}: {error}"
+        self.errors.append(ContextError(record.getMessage(), exception, name, Origin.here()))
 
 
 _CONTEXT_LOGGER = "opentelemetry.context"
@@ -64,6 +64,7 @@ class PropagationChecks:
         _origins: dict[int, RawOrigin]
         _home: RawOrigin
         _ambient_parents: set[tuple[int, int]]
+        _otel_log_listeners: list[Callable[[logging.LogRecord], None]]
         _all_forest: SpanForest | None
 
         def _refresh(self) -> None: ...
@@ -75,17 +76,12 @@ class PropagationChecks:
     def _start_propagation_checks(self) -> None:
         self._test_thread: int | None = threading.get_ident()
         self._context_recorder = _ContextErrorRecorder()
-        logging.getLogger(_CONTEXT_LOGGER).addHandler(self._context_recorder)
+        self._otel_log_listeners.append(self._context_recorder)
         self._spy, self._previous_propagator = install_spy()
 
     def _stop_propagation_checks(self) -> None:
-        try:
-            if self._spy is not None and self._previous_propagator is not None:
-                uninstall_spy(self._spy, self._previous_propagator)
-        finally:
-            recorder = getattr(self, "_context_recorder", None)
-            if recorder is not None:
-                logging.getLogger(_CONTEXT_LOGGER).removeHandler(recorder)
+        if self._spy is not None and self._previous_propagator is not None:
+            uninstall_spy(self._spy, self._previous_propagator)
 
     def _clear_propagation_checks(self) -> None:
         if self._spy is not None:

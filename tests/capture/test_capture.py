@@ -369,3 +369,40 @@ def test_spans_never_ended_outside_a_capture_do_not_grow_memory_without_bound(
     assert _router.span_key(first) in router.open_outside
     first.end()
     assert _router.span_key(first) not in router.open_outside
+
+
+def test_opentelemetry_warnings_reach_the_capture_after_logging_was_reconfigured(
+    pytester: pytest.Pytester,
+) -> None:
+    """One log handler for the process, not one per test; dictConfig dropping it
+    (as an app's logging set-up does) must not make later tests blind to
+    OpenTelemetry's warnings."""
+    pytester.makepyfile(
+        dedent(
+            """
+            import logging, logging.config
+            from opentelemetry import trace
+            from opentelemetry.sdk.trace import TracerProvider
+
+            def handlers():
+                return len(logging.getLogger("opentelemetry").handlers)
+
+            def test_first(agenttrace):
+                test_first.handlers = handlers()
+
+            def test_handlers_do_not_pile_up(agenttrace):
+                assert handlers() == test_first.handlers
+
+            def test_app_reconfigures_logging():
+                logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+                logging.getLogger("opentelemetry").handlers.clear()
+
+            def test_still_recorded(agenttrace):
+                trace.set_tracer_provider(TracerProvider())
+                (record,) = agenttrace.otel_log_records
+                assert "Overriding of current TracerProvider" in record.getMessage()
+            """
+        )
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-W", "ignore::UserWarning")
+    result.assert_outcomes(passed=4)

@@ -1,0 +1,122 @@
+"""Whole pytest sessions, each in a fresh process: what the plugin costs a suite.
+
+Case 8 of run.py. Three variants of one generated suite of N tests that each
+make five spans with the real SDK:
+
+- ``plain``: the tests take an empty yield fixture (``fixture_floor``), which is
+  the floor any fixture costs;
+- ``agenttrace``: the tests take ``agenttrace``;
+- ``none``: no fixture at all (context only: what pytest itself costs).
+
+The session's CPU time is read from inside the session (``pytest_sessionstart``
+to ``pytest_sessionfinish``), so interpreter start-up and collection don't blur
+the per-test cost, nor do other processes on a busy machine; RSS is read at the
+same two points (``/proc/self/statm``), and its growth is what the suite's
+tests leave behind.
+
+    python benchmarks/session.py 5000   # prints one JSON line per variant
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+VARIANTS = ("none", "plain", "agenttrace")
+
+CONFTEST = """
+import json, os, time
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+
+trace.set_tracer_provider(TracerProvider())
+_start = {}
+
+def _rss():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+def pytest_sessionstart(session):
+    _start["t"], _start["rss"] = time.process_time(), _rss()
+
+def pytest_sessionfinish(session):
+    seconds = time.process_time() - _start["t"]
+    with open(os.environ["SESSION_RESULT"], "w") as out:
+        json.dump({"seconds": seconds, "rss_growth": _rss() - _start["rss"],
+                   "tests": session.testscollected}, out)
+
+@pytest.fixture
+def fixture_floor():
+    yield None
+"""
+
+TESTS = """
+import pytest
+from opentelemetry import trace
+
+tracer = trace.get_tracer("bench")
+
+@pytest.mark.parametrize("n", range({count}))
+def test_five_spans({fixture}n):
+    with tracer.start_as_current_span("orchestrator"):
+        for name in ("retrieve", "llm", "validate", "tool"):
+            with tracer.start_as_current_span(name):
+                pass
+"""
+
+
+def write_suite(folder: Path, count: int, variant: str) -> Path:
+    suite = folder / variant
+    suite.mkdir()
+    fixture = {"none": "", "plain": "fixture_floor, ", "agenttrace": "agenttrace, "}[variant]
+    (suite / "conftest.py").write_text(CONFTEST)
+    (suite / "test_suite.py").write_text(TESTS.format(count=count, fixture=fixture))
+    return suite
+
+
+def run_session(suite: Path) -> dict[str, float]:
+    result = suite / "result.json"
+    env = {**os.environ, "SESSION_RESULT": str(result)}
+    # -p no:agenttrace for "none" would also drop the plugin's import; keep it
+    # loaded in every variant so only the fixture differs
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    completed = subprocess.run(
+        [*command, "-o", "addopts=", "-W", "ignore", str(suite)],
+        cwd=suite,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"benchmark session failed:\n{completed.stdout[-3000:]}")
+    data: dict[str, float] = json.loads(result.read_text())
+    return data
+
+
+def measure(
+    count: int, rounds: int = 3, variants: tuple[str, ...] = VARIANTS
+) -> dict[str, dict[str, float]]:
+    """Best time and smallest RSS growth of each variant over interleaved rounds."""
+    best: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        suites = {variant: write_suite(Path(folder), count, variant) for variant in variants}
+        for _ in range(rounds):
+            for variant, suite in suites.items():
+                figures = run_session(suite)
+                if variant not in best:
+                    best[variant] = figures
+                else:
+                    for key in ("seconds", "rss_growth"):
+                        best[variant][key] = min(best[variant][key], figures[key])
+    return best
+
+
+if __name__ == "__main__":
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 5_000
+    for variant, figures in measure(count, rounds=1).items():
+        print(json.dumps({"variant": variant, **figures}))
