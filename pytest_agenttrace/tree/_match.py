@@ -24,6 +24,7 @@ from ..capture._query import (
     name_matches,
     roots_of,
 )
+from ._bound import DEFAULT_OUTPUT_LINES, UNEXPECTED, bounded_tree, keep_in_temporary_file
 from ._model import (
     ELLIPSIS_LINE,
     ExpectedSpan,
@@ -42,7 +43,6 @@ from ._render import (
     ellipsis_line,
     missing_line,
     plain_lines,
-    render_lines,
     span_line,
     walk,
 )
@@ -79,13 +79,24 @@ _Shell = tuple[ExpectedSpan, CapturedSpan, RenderLine, int]
 # --------------------------------------------------------------------------- public
 
 
-def assert_trace_tree(spans: Any, expected: Any, *, ordered: bool = False) -> None:
+def assert_trace_tree(
+    spans: Any,
+    expected: Any,
+    *,
+    ordered: bool = False,
+    output_lines: int = DEFAULT_OUTPUT_LINES,
+    keep_full_text: Callable[[str], str] | None = None,
+) -> None:
     """Assert that the captured spans form exactly the expected tree.
 
     `spans`: the `agenttrace` capture (anything with `.forest`), a `SpanForest`, a
     `CapturedSpan` (its subtree), or an iterable of `ReadableSpan`/`CapturedSpan`.
     `expected`: the text form, `span(...)`, or a list of `span(...)` and `...`.
     `ordered=True` makes every level ordered (children in start order).
+    `output_lines`: the failure message's length at most (0: no limit); a longer
+    one shows the differences with their context, and the complete message goes
+    to `keep_full_text(text)`, which returns where it went (default: a file in the
+    temporary directory).
     """
     __tracebackhide__ = True
     try:
@@ -97,7 +108,10 @@ def assert_trace_tree(spans: Any, expected: Any, *, ordered: bool = False) -> No
     matcher = _Matcher(ordered_everywhere=ordered)
     if matcher.matches(root_line, actual):
         return
-    raise AssertionError(matcher.failure_message(root_line, actual))
+    message = matcher.failure_message(
+        root_line, actual, output_lines, keep_full_text or keep_in_temporary_file
+    )
+    raise AssertionError(message)
 
 
 def trace_tree_matches(spans: Any, expected: Any, *, ordered: bool = False) -> bool:
@@ -670,7 +684,13 @@ class _Matcher:
         return after
 
     # -- why not? ---------------------------------------------------------------------
-    def failure_message(self, root_line: ExpectedSpan, actual: _VirtualRoot) -> str:
+    def failure_message(
+        self,
+        root_line: ExpectedSpan,
+        actual: _VirtualRoot,
+        output_lines: int,
+        keep_full_text: Callable[[str], str],
+    ) -> str:
         lines = self.explain_tree(root_line, actual)
         order = self._order_difference(root_line, actual, lines)
         if order:
@@ -678,14 +698,25 @@ class _Matcher:
         lines = collapse(lines)
         differences = count_marks(lines)
         noun = "difference" if differences == 1 else "differences"
-        tree = render_lines(lines) if lines else "(no spans captured)"
+        header = f"Trace tree does not match the expectation ({differences} {noun}):"
+        if not lines:
+            return "\n".join([header, "", "(no spans captured)", "", HINT])
+        frame = 6  # the header, the hint, where the complete tree is, blank lines
+        tree, complete = bounded_tree(lines, output_lines - frame if output_lines else 0)
+        if complete is None:
+            return "\n".join([header, "", tree, "", HINT])
+        where = keep_full_text("\n".join([header, "", complete, "", HINT]) + "\n")
+        total = complete.count("\n") + 1
         return "\n".join(
             [
-                f"Trace tree does not match the expectation ({differences} {noun}):",
+                header,
                 "",
                 tree,
                 "",
-                HINT,
+                f"The tree has {total:,} lines; shown are its differences with their paths "
+                f"and some context.",
+                f"The complete tree, to paste back, is in {where}",
+                "(agenttrace_output_lines = 0 prints it all here)",
             ]
         )
 
@@ -782,7 +813,7 @@ class _Matcher:
                 placed.append((child, rendered))
             else:
                 rendered = _plain(child, self._budget)
-                rendered.marks.append("unexpected span")
+                rendered.marks.append(UNEXPECTED)
                 placed.append((child, rendered))
         missing = self._mark_counts(level, by_line)
         if self.is_ordered(line):

@@ -228,19 +228,36 @@ def count_marks(lines: Iterable[RenderLine]) -> int:
 
 
 def render_lines(lines: Sequence[RenderLine], style: str = "indent") -> str:
+    return align_marks([(row.text, row.line.marks) for row in render_rows(lines, style)])
+
+
+@dataclass
+class Row:
+    """One printed line: its text with the prefix drawn, and where it sits."""
+
+    text: str
+    line: RenderLine
+    depth: int
+    parent: int | None  # index of the parent's row
+
+
+def render_rows(lines: Sequence[RenderLine], style: str = "indent") -> list[Row]:
     if style not in STYLES:
         raise ValueError(f"unknown render style {style!r}; valid styles: {', '.join(STYLES)}")
-    rows: list[tuple[str, list[str]]] = []
-    # (line, its prefix, the prefix of its children), on an explicit stack
-    pending = [(line, "", "") for line in reversed(collapse(lines))]
+    rows: list[Row] = []
+    # (line, its prefix, the prefix of its children, depth, parent row), on a stack
+    pending: list[tuple[RenderLine, str, str, int, int | None]] = [
+        (line, "", "", 0, None) for line in reversed(collapse(lines))
+    ]
     while pending:
-        line, prefix, child_prefix = pending.pop()
-        rows.append((prefix + line.text(), line.marks))
+        line, prefix, child_prefix, depth, parent = pending.pop()
+        here = len(rows)
+        rows.append(Row(prefix + line.text(), line, depth, parent))
         count = len(line.children)
         for position in reversed(range(count)):
             child = line.children[position]
             if style == "indent":
-                pending.append((child, child_prefix + "  ", child_prefix + "  "))
+                pending.append((child, child_prefix + "  ", child_prefix + "  ", depth + 1, here))
             else:
                 last = position == count - 1
                 pending.append(
@@ -248,12 +265,14 @@ def render_lines(lines: Sequence[RenderLine], style: str = "indent") -> str:
                         child,
                         child_prefix + ("└── " if last else "├── "),
                         child_prefix + ("    " if last else "│   "),
+                        depth + 1,
+                        here,
                     )
                 )
-    return _align_marks(rows)
+    return rows
 
 
-def _align_marks(rows: list[tuple[str, list[str]]]) -> str:
+def align_marks(rows: Sequence[tuple[str, list[str]]]) -> str:
     marked = [len(text) for text, marks in rows if marks]
     column = min(max(marked, default=0), MAX_MARK_COLUMN) + 3
     out = []

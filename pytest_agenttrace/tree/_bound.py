@@ -1,0 +1,160 @@
+"""A failure tree cut to what a person reads: the differences, their paths, a little context.
+
+A 10,000-span expectation with one typo must not print 10,000 lines with the one
+useful line last. The cut keeps every marked line (a difference or a
+`# ✗ missing` comment), the path from its root down to it, and a few lines
+around it; each run of lines left out becomes one `# … N matching spans …`
+line at its depth. The complete tree is written elsewhere (the caller decides
+where) so that nothing is lost and it can still be pasted back.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+
+from ._model import ELLIPSIS_LINE
+from ._render import RenderLine, Row, align_marks, render_rows
+
+DEFAULT_OUTPUT_LINES = 150  # a failure message's length at most (agenttrace_output_lines)
+UNEXPECTED = "unexpected span"  # the matcher's mark on a span no line accounts for
+CONTEXT = 2  # lines kept before and after each difference, as a diff shows them
+MIN_TREE_LINES = 10  # a limit smaller than the message's own frame still shows this many
+
+
+def _is_difference(row: Row) -> bool:
+    return bool(row.line.marks) or row.line.is_comment
+
+
+def bounded_tree(lines: Sequence[RenderLine], limit: int) -> tuple[str, str | None]:
+    """(the text to print, the complete text when it was cut, else None).
+
+    `limit` is the number of tree lines to print at most; 0 means no limit.
+    """
+    rows = render_rows(lines)
+    complete = align_marks([(row.text, row.line.marks) for row in rows])
+    if limit <= 0 or len(rows) <= limit:
+        return complete, None
+    room = max(limit, MIN_TREE_LINES) - 1  # one line for "N more differences"
+    differences = [index for index, row in enumerate(rows) if _is_difference(row)]
+    kept = _Selection(len(rows))
+    shown = 0
+    for index in differences:
+        added = kept.add_all(_with_path(rows, index))
+        if shown and kept.printed > room:
+            kept.remove_all(added)
+            break
+        shown += 1
+    children = _children_of(rows)
+    for index in differences[:shown]:  # context, where the budget allows
+        for near in _context(rows, children, index):
+            added = kept.add_all([near])
+            if kept.printed > room:
+                kept.remove_all(added)
+                break
+    if not kept.rows:  # nothing marked (an order problem the header tells): the top
+        kept.add_all(range(room - 1))
+    printed = _elide(rows, kept.rows)
+    left_out = len(differences) - shown
+    if left_out:
+        printed.append((f"# … {left_out:,} more difference(s) in the complete tree", []))
+    return align_marks(printed), complete
+
+
+class _Selection:
+    """Rows kept, and how many lines they print: each run of rows left out is one line."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.rows: set[int] = set()
+        self.gaps = 1 if total else 0
+
+    @property
+    def printed(self) -> int:
+        return len(self.rows) + self.gaps
+
+    def _kept(self, index: int) -> bool:  # the ends count as kept: no run beyond them
+        return index < 0 or index >= self.total or index in self.rows
+
+    def add_all(self, indexes: Iterable[int]) -> list[int]:
+        added = []
+        for index in indexes:
+            if index in self.rows:
+                continue
+            before, after = self._kept(index - 1), self._kept(index + 1)
+            self.gaps += -1 if before and after else (1 if not before and not after else 0)
+            self.rows.add(index)
+            added.append(index)
+        return added
+
+    def remove_all(self, indexes: list[int]) -> None:
+        for index in reversed(indexes):
+            self.rows.discard(index)
+            before, after = self._kept(index - 1), self._kept(index + 1)
+            self.gaps += 1 if before and after else (-1 if not before and not after else 0)
+
+
+def _children_of(rows: list[Row]) -> dict[int | None, list[int]]:
+    children: dict[int | None, list[int]] = {}
+    for index, row in enumerate(rows):
+        children.setdefault(row.parent, []).append(index)
+    return children
+
+
+def _context(rows: list[Row], children: dict[int | None, list[int]], index: int) -> list[int]:
+    """The siblings just before and after a line, then its first children."""
+    siblings = children[rows[index].parent]
+    position = siblings.index(index)
+    before = siblings[max(position - CONTEXT, 0) : position]
+    after = siblings[position + 1 : position + 1 + CONTEXT]
+    return [*reversed(before), *after, *children.get(index, [])[:CONTEXT]]
+
+
+def _with_path(rows: list[Row], index: int) -> set[int]:
+    path = {index}
+    parent = rows[index].parent
+    while parent is not None and parent not in path:
+        path.add(parent)
+        parent = rows[parent].parent
+    return path
+
+
+def _elide(rows: list[Row], kept: set[int]) -> list[tuple[str, list[str]]]:
+    # A line matches when neither it nor an unexpected span above it differs:
+    # the lines under an unexpected span carry no mark, but they match nothing.
+    under_unexpected: list[bool] = []
+    for row in rows:
+        parent = row.parent
+        under_unexpected.append(
+            parent is not None
+            and (under_unexpected[parent] or UNEXPECTED in rows[parent].line.marks)
+        )
+    differs = [_is_difference(row) or under_unexpected[i] for i, row in enumerate(rows)]
+    printed: list[tuple[str, list[str]]] = []
+    index = 0
+    while index < len(rows):
+        if index in kept:
+            printed.append((rows[index].text, rows[index].line.marks))
+            index += 1
+            continue
+        start = index
+        spans = 0
+        matching = True
+        while index < len(rows) and index not in kept:
+            line = rows[index].line
+            spans += 0 if line.is_comment or line.head == ELLIPSIS_LINE else line.count
+            matching = matching and not differs[index]
+            index += 1
+        indent = "  " * rows[start].depth
+        what = ("matching " if matching else "") + ("span" if spans == 1 else "spans")
+        printed.append((f"{indent}# … {spans:,} {what} …", []))
+    return printed
+
+
+def keep_in_temporary_file(text: str) -> str:
+    """Where a complete failure tree goes outside a pytest session: a temporary file."""
+    handle, path = tempfile.mkstemp(prefix="agenttrace-tree-", suffix=".txt")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+    return path

@@ -1,0 +1,132 @@
+"""Failure trees cut to the differences: bounded length, paths, context, nothing lost."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from pytest_agenttrace import assert_trace_tree, render_tree
+from pytest_agenttrace.tree._bound import DEFAULT_OUTPUT_LINES
+
+
+@pytest.fixture(scope="module")
+def big_trace() -> tuple[ReadableSpan, ...]:
+    """orchestrator → 2,500 agents {n} → 3 tools {k} each: 10,001 spans."""
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("bound")
+    with tracer.start_as_current_span("orchestrator"):
+        for n in range(2_500):
+            with tracer.start_as_current_span("agent", attributes={"n": n}):
+                for k in range(3):
+                    with tracer.start_as_current_span("tool", attributes={"k": k}):
+                        pass
+    return exporter.get_finished_spans()
+
+
+def failure(spans: object, expected: str, **options: object) -> str:
+    with pytest.raises(AssertionError) as raised:
+        assert_trace_tree(spans, expected, **options)  # type: ignore[arg-type]
+    return str(raised.value)
+
+
+def full_text_path(message: str) -> Path:
+    found = re.search(r"The complete tree, to paste back, is in (\S+)", message)
+    assert found, message
+    return Path(found.group(1))
+
+
+def tree_of(full_text: str) -> str:
+    """The tree between the header and the hint of a complete failure message."""
+    return full_text.split("\n\n")[1]
+
+
+def test_a_typo_in_the_root_shows_the_missing_line_at_the_top(big_trace) -> None:
+    expected = render_tree(big_trace).replace("orchestrator", "orchestratr", 1)
+    message = failure(big_trace, expected)
+    lines = message.splitlines()
+    assert len(lines) <= DEFAULT_OUTPUT_LINES
+    assert "# ✗ missing: orchestratr" in lines[:20]
+    assert lines[2] == "orchestrator   # ✗ unexpected span"
+    # the spans under an unexpected span are not called matching
+    assert "matching" not in message
+    complete = full_text_path(message).read_text(encoding="utf-8")
+    assert complete.startswith("Trace tree does not match the expectation (2 differences):")
+    assert len(complete.splitlines()) > 5_000
+
+
+def test_a_wrong_attribute_deep_in_the_tree_keeps_its_path_and_context(big_trace) -> None:
+    expected = render_tree(big_trace).replace("agent {n: 1234}", "agent {n: 4321}", 1)
+    message = failure(big_trace, expected)
+    lines = message.splitlines()
+    assert len(lines) <= DEFAULT_OUTPUT_LINES
+    assert lines[2] == "orchestrator"  # the path from the root
+    marked = next(line for line in lines if "✗" in line)
+    assert marked == "  agent {n: 1234}   # ✗ n: expected 4321, got 1234"
+    at = lines.index(marked)
+    # siblings around it and its first children, as a diff shows context
+    assert lines[at - 1] == "    # … 3 matching spans …"
+    assert lines[at - 2] == "  agent {n: 1233}"
+    assert lines[at + 1 : at + 3] == ["    tool {k: 0}", "    tool {k: 1}"]
+    # every span is accounted for: shown, or counted in an elision line
+    elided = sum(
+        int(count.replace(",", ""))
+        for count in re.findall(r"# … ([\d,]+) matching spans? …", message)
+    )
+    shown = sum(1 for line in lines[2:] if re.match(r"\s*(orchestrator|agent|tool)\b", line))
+    assert elided + shown == len(big_trace)
+
+
+def test_the_complete_tree_pastes_back_and_passes(big_trace) -> None:
+    expected = render_tree(big_trace).replace("tool {k: 2}", "tool {k: 3}", 1)
+    message = failure(big_trace, expected)
+    pasted = tree_of(full_text_path(message).read_text(encoding="utf-8"))
+    pasted = re.sub(r"\s+# ✗.*", "", pasted)  # the marks are comments, but strip them
+    assert_trace_tree(big_trace, pasted)
+
+
+def test_many_differences_show_as_many_as_fit_and_count_the_rest(big_trace) -> None:
+    expected = render_tree(big_trace).replace("tool {k: 1}", "tool {k: 9}")
+    message = failure(big_trace, expected, output_lines=60)
+    lines = message.splitlines()
+    assert len(lines) <= 60
+    shown = sum("✗" in line for line in lines)
+    assert shown >= 5
+    more = re.search(r"# … ([\d,]+) more difference\(s\) in the complete tree", message)
+    assert more, message
+    assert shown + int(more.group(1).replace(",", "")) == 2_500  # as many as the header says
+    assert lines[0] == "Trace tree does not match the expectation (2500 differences):"
+
+
+def test_output_lines_zero_prints_everything(big_trace) -> None:
+    expected = render_tree(big_trace).replace("orchestrator", "orchestratr", 1)
+    message = failure(big_trace, expected, output_lines=0)
+    assert len(message.splitlines()) > 5_000
+    assert "complete tree" not in message
+
+
+def test_the_caller_decides_where_the_complete_tree_goes(big_trace, tmp_path) -> None:
+    kept: list[str] = []
+
+    def keep(text: str) -> str:
+        kept.append(text)
+        return str(tmp_path / "tree.txt")
+
+    expected = render_tree(big_trace).replace("orchestrator", "orchestratr", 1)
+    message = failure(big_trace, expected, keep_full_text=keep)
+    assert f"is in {tmp_path / 'tree.txt'}" in message
+    (text,) = kept
+    assert text.count("\n") > 5_000
+
+
+def test_a_short_failure_is_not_cut(big_trace) -> None:
+    small = big_trace[:4]  # three tools and their agent
+    message = failure(small, "agent {n: 2499}\n  tool [x2]")
+    assert "complete tree" not in message
+    assert "tool   # ✗ unexpected span" in message or "count" in message
