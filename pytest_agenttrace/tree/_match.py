@@ -133,9 +133,9 @@ def assert_trace_tree(spans: Any, expected: Any, *, ordered: bool = False) -> No
     if matcher.matches(root_line, actual):
         return
     marks: list[TreeMark] = []
-    error = AssertionError(matcher.failure_message(root_line, actual, marks))
-    setattr(error, MARKS_ATTRIBUTE, tuple(marks))
-    raise error
+    failure = AssertionError(matcher.failure_message(root_line, actual, marks))
+    setattr(failure, MARKS_ATTRIBUTE, tuple(marks))
+    raise failure
 
 
 def trace_tree_matches(spans: Any, expected: Any, *, ordered: bool = False) -> bool:
