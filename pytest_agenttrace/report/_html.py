@@ -29,7 +29,13 @@ _DATA_MARKER = "__AGENTTRACE_DATA__"
 
 
 def trace_record(
-    capture: AgentTrace, *, nodeid: str, outcome: str, duration: float, message: str
+    capture: AgentTrace,
+    *,
+    nodeid: str,
+    outcome: str,
+    duration: float,
+    message: str,
+    traceback: str = "",
 ) -> dict[str, Any] | None:
     """The test's spans (finished and open) for the page; None when it captured none."""
     capture._refresh()  # the forest of finished AND open spans, linked
@@ -42,13 +48,12 @@ def trace_record(
     tables = _Tables()
     marks = _marks_by_span(capture._tree_marks)
     spans = [_span_record(span, origin, index, tables, marks) for span in ordered]
-    if len(message) > MESSAGE_LIMIT:
-        message = message[:MESSAGE_LIMIT] + f"\n… ({len(message) - MESSAGE_LIMIT} more characters)"
     return {
         "id": nodeid,
         "outcome": outcome,
         "duration": round(duration, 6),
-        "message": message,
+        "message": _bounded(message),
+        "traceback": _bounded(traceback),
         "startedAt": origin // 1_000_000,  # ms since the epoch, for the page's clock
         "traces": tables.traces,
         "resources": tables.resources,
@@ -232,6 +237,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (str, bool, int, float)) or value is None:
         return value
     return str(value)  # bytes and the like, which the SDK lets through
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= MESSAGE_LIMIT:
+        return text
+    return text[:MESSAGE_LIMIT] + f"\n… ({len(text) - MESSAGE_LIMIT} more characters)"
 
 
 def _escape_text(text: str) -> str:

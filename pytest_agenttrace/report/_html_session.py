@@ -136,15 +136,18 @@ def outcome_of(reports: Sequence[pytest.TestReport]) -> str:
     return "passed"
 
 
-def message_of(reports: Sequence[pytest.TestReport]) -> str:
-    texts = []
+def message_of(reports: Sequence[pytest.TestReport]) -> tuple[str, str]:
+    """The failures' messages (what the exception said), and their full report text."""
+    messages, tracebacks = [], []
     for report in reports:
         if report.failed:
             prefix = "" if report.when == "call" else f"[error at {report.when}]\n"
-            texts.append(prefix + report.longreprtext)
+            crash = getattr(getattr(report.longrepr, "reprcrash", None), "message", None)
+            messages.append(prefix + (crash if isinstance(crash, str) else report.longreprtext))
+            tracebacks.append(prefix + report.longreprtext)
         elif report.skipped and isinstance(report.longrepr, tuple):
-            texts.append(str(report.longrepr[2]))
-    return "\n\n".join(texts)
+            messages.append(str(report.longrepr[2]))
+    return "\n\n".join(messages), "\n\n".join(tracebacks)
 
 
 class HtmlSession:
@@ -161,12 +164,14 @@ class HtmlSession:
         from ._html import record_json, trace_record
 
         outcome = outcome_of(reports)
+        message, traceback = message_of(reports)
         record = trace_record(
             capture,
             nodeid=nodeid,
             outcome=outcome,
             duration=sum(report.duration for report in reports),
-            message=message_of(reports),
+            message=message,
+            traceback=traceback,
         )
         if record is None:
             return

@@ -510,6 +510,12 @@
     details.appendChild(head);
     var body = el("div", "test-body");
     if (test.message) body.appendChild(el("pre", "message", test.message));
+    if (test.traceback) {
+      var more = el("details", "traceback");
+      more.appendChild(el("summary", "", "full report"));
+      more.appendChild(el("pre", "message", test.traceback));
+      body.appendChild(more);
+    }
     details.appendChild(body);
     var built = false;
     function build() {

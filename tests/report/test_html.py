@@ -75,9 +75,10 @@ def test_every_test_with_spans_is_in_the_page_failed_first(pytester: pytest.Pyte
         ("test_suite.py::test_passes", "passed"),
     ]
     differs, hangs, passes = tests
-    assert "Trace tree does not match the expectation" in differs["message"]
+    assert differs["message"].startswith("AssertionError: Trace tree does not match")
+    assert "def test_tree_differs(agenttrace):" in differs["traceback"]  # the full report
     assert "[error at teardown]" in hangs["message"] and "hung_agent" in hangs["message"]
-    assert passes["message"] == "" and passes["duration"] > 0
+    assert passes["message"] == passes["traceback"] == "" and passes["duration"] > 0
 
 
 def test_a_span_carries_what_the_details_panel_shows(pytester: pytest.Pytester) -> None:
