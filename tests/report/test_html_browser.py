@@ -375,8 +375,12 @@ def test_the_readme_screenshot(pytester: pytest.Pytester, open_report: Any) -> N
     assert [test["outcome"] for test in tests] == ["failed", "passed"]
     report = open_report(path)
     page = report.page
-    page.set_viewport_size({"width": 1280, "height": 760})
-    report.row("llm_call").first.click()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    report.row("validation_agent").click()
+    # the waterfall at the top, under the sticky header (the message is above it)
+    legend = page.locator(".test[open] .legend").bounding_box()
+    page.mouse.wheel(0, legend["y"] - 60)
+    page.wait_for_timeout(200)
     assert page.locator(".test[open] .span-row.marked").count() >= 2
     assert page.locator(".badge.received").count() >= 2  # the worker process's spans
     shot = report.check("report")
