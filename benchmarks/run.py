@@ -29,6 +29,7 @@ Cases:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import subprocess
@@ -242,10 +243,9 @@ def bench_html(repeat: int) -> list[Row]:
     capture = start_capture(AgentTraceOptions())
     big_trace(trace.get_tracer("bench"))
     capture._stop()
-    try:
+    # the failure's marks on the capture are part of what the page carries
+    with contextlib.suppress(AssertionError):
         capture.assert_tree(BIG_EXPECTATION_COMPACT.replace("[x99]", "[x98]"))
-    except AssertionError:
-        pass  # the marks on the capture are part of what the page carries
     assert len(capture.spans) == 10_000 and capture._tree_marks
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "report.html"
