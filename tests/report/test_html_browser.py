@@ -271,6 +271,36 @@ def test_the_search_box_filters_by_name_and_attribute_value(
     report.check("search")
 
 
+def test_a_span_left_open_runs_to_the_end_of_the_axis(
+    pytester: pytest.Pytester, open_report: Any
+) -> None:
+    suite = dedent(
+        """
+        import time
+        from opentelemetry import trace
+
+        tracer = trace.get_tracer("t")
+
+        def test_hangs(agenttrace):
+            with tracer.start_as_current_span("orchestrator"):
+                tracer.start_span("hung_agent")  # never ended: an error at teardown
+                time.sleep(0.01)
+        """
+    )
+    report = open_report(_report(pytester, suite))
+    hung = report.row("hung_agent")
+    assert hung.locator(".badge.open").inner_text() == "open"
+    bar = hung.locator(".bar")
+    assert "open" in bar.get_attribute("class")
+    cell = hung.locator(".cell-bar").bounding_box()
+    box = bar.bounding_box()
+    assert abs((box["x"] + box["width"]) - (cell["x"] + cell["width"])) < 2  # to the end
+    hung.click()
+    assert "still open" in report.page.locator(".details").inner_text()
+    assert "[error at teardown]" in report.page.locator(".message").first.inner_text()
+    report.check("open-span")
+
+
 def test_ten_thousand_spans_open_quickly_with_a_row_cap(
     pytester: pytest.Pytester, open_report: Any
 ) -> None:
