@@ -483,7 +483,9 @@
       waterfall.render();
       matched += waterfall.matched;
     });
-    document.getElementById("search-count").textContent = query ? matched + " matching spans" : "";
+    document.getElementById("search-count").textContent = query
+      ? matched + " matching span" + (matched === 1 ? "" : "s")
+      : "";
   }
 
   function rank(outcome) {

@@ -259,7 +259,7 @@ def test_the_search_box_filters_by_name_and_attribute_value(
     search.fill("embed")
     # the match, with its ancestors for context
     expect(rows).to_have_text(["process_document", "retrieval_agent", "embed"])
-    expect(count).to_have_text("1 matching spans")
+    expect(count).to_have_text("1 matching span")
     search.fill("u-17")  # an attribute value
     expect(rows).to_have_text(["process_document"])
     search.fill("no such span")
