@@ -389,6 +389,7 @@
       if (entries[i].span === index) break;
     }
     if (position > this.limit) this.limit = Math.ceil(position / ROW_STEP) * ROW_STEP;
+    this.render();
     this.select(index);
     var row = this.rows.querySelector('.span-row[data-index="' + index + '"]');
     if (row) {
@@ -397,9 +398,13 @@
     }
   };
 
+  // Selecting restyles two rows, not the whole list (10,000 rows may be drawn).
   Waterfall.prototype.select = function (index) {
+    var previous = this.rows.querySelector(".span-row.selected");
+    if (previous) previous.classList.remove("selected");
     this.selected = index;
-    this.render();
+    var row = this.rows.querySelector('.span-row[data-index="' + index + '"]');
+    if (row) row.classList.add("selected");
     this.showDetails(index);
   };
 

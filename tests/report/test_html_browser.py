@@ -325,6 +325,11 @@ def test_ten_thousand_spans_open_quickly_with_a_row_cap(
     )
     report.page.locator("#search").fill("")
     expect(report.page.locator("#search-count")).to_have_text("")
+    report.page.locator("button[data-more=all]").click()
+    assert report.span_rows().count() == 10_001
+    report.row("call 50-50").click()  # with every row drawn, a click restyles two rows
+    assert report.page.locator(".span-row.selected .span-name").all_inner_texts() == ["call 50-50"]
+    assert report.page.locator(".details h3").inner_text() == "call 50-50"
     report.row("orchestrator").locator(".toggle").click()
     assert report.names() == ["orchestrator"]
     print(f"10k spans: {path.stat().st_size / 1e6:.1f} MB, opened in {opened:.2f}s")

@@ -95,3 +95,24 @@ def test_without_html_no_extra_is_added(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=2)
     assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_a_test_failed_at_teardown_gets_the_waterfall_too(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_hangs=dedent(
+            """
+            from opentelemetry import trace
+
+            def test_hangs(agenttrace):
+                tracer = trace.get_tracer("t")
+                with tracer.start_as_current_span("orchestrator"):
+                    tracer.start_span("hung_agent")  # never ended: an error at teardown
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("--html=report.html")
+    result.assert_outcomes(passed=1, errors=1)
+    (frames,) = _waterfalls(_results(pytester.path / "report.html")).values()
+    assert frames  # pytest-html shows the test's extras with each of its rows
+    page = html.unescape(re.search(r'srcdoc="([^"]*)"', frames[0]).group(1))  # type: ignore[union-attr]
+    assert '"n":"hung_agent"' in page and '"outcome":"error"' in page
