@@ -49,6 +49,19 @@
     return Array.isArray(v) ? v.map(plain).join(" ") : String(v);
   }
 
+  // An attribute key that may wrap after its dots, not inside a word.
+  function dotted(key) {
+    var cell = el("td");
+    key.split(".").forEach(function (part, position) {
+      if (position) {
+        cell.appendChild(document.createTextNode("."));
+        cell.appendChild(document.createElement("wbr"));
+      }
+      cell.appendChild(document.createTextNode(part));
+    });
+    return cell;
+  }
+
   function table(parent, mapping) {
     var keys = Object.keys(mapping || {});
     if (!keys.length) {
@@ -58,7 +71,7 @@
     var t = el("table");
     keys.forEach(function (key) {
       var tr = el("tr");
-      tr.appendChild(el("td", "", key));
+      tr.appendChild(dotted(key));
       tr.appendChild(el("td", "", value(mapping[key])));
       t.appendChild(tr);
     });
@@ -132,6 +145,29 @@
     layout.appendChild(this.details);
     body.appendChild(layout);
 
+    // keyboard: Enter selects, ←/→ fold and unfold, ↑/↓ move between rows
+    this.rows.addEventListener("keydown", function (event) {
+      var row = event.target.closest(".span-row");
+      if (!row) return;
+      var index = Number(row.dataset.index);
+      var key = event.key;
+      if (key === "Enter" || key === " ") {
+        self.select(index);
+      } else if ((key === "ArrowLeft" || key === "ArrowRight") && self.children[index] && !query) {
+        self.collapsed[index] = key === "ArrowLeft";
+        self.render();
+        self.focus(index);
+      } else if (key === "ArrowDown" || key === "ArrowUp") {
+        var sibling = key === "ArrowDown" ? row.nextElementSibling : row.previousElementSibling;
+        while (sibling && !sibling.classList.contains("span-row")) {
+          sibling = key === "ArrowDown" ? sibling.nextElementSibling : sibling.previousElementSibling;
+        }
+        if (sibling) sibling.focus();
+      } else {
+        return;
+      }
+      event.preventDefault();
+    });
     this.rows.addEventListener("click", function (event) {
       var target = event.target;
       var more = target.closest("button[data-more]");
@@ -297,6 +333,7 @@
     row.dataset.index = index;
     row.dataset.depth = this.depth[index];
     row.setAttribute("role", "treeitem");
+    row.tabIndex = 0;
     if (span.s === "error") row.classList.add("status-error");
     if (span.m) row.classList.add("marked");
     if (index === this.selected) row.classList.add("selected");
@@ -364,6 +401,11 @@
     cell.appendChild(label);
     row.appendChild(cell);
     return row;
+  };
+
+  Waterfall.prototype.focus = function (index) {
+    var row = this.rows.querySelector('.span-row[data-index="' + index + '"]');
+    if (row) row.focus();
   };
 
   Waterfall.prototype.descendantCount = function (index) {
@@ -498,6 +540,9 @@
   }
 
   function summary(tests) {
+    var generated = new Date(data.generatedAt);
+    var when = el("span", "generated", "written " + generated.toLocaleString());
+    when.title = generated.toISOString();
     var counts = {};
     tests.forEach(function (test) { counts[test.outcome] = (counts[test.outcome] || 0) + 1; });
     var box = document.getElementById("summary");
@@ -505,6 +550,7 @@
     Object.keys(counts).sort(function (a, b) { return rank(a) - rank(b); }).forEach(function (outcome) {
       box.appendChild(el("span", "count " + outcome, counts[outcome] + " " + outcome));
     });
+    box.appendChild(when);
   }
 
   function section(test) {

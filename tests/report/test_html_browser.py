@@ -216,6 +216,17 @@ def test_a_subtree_collapses_and_expands(pytester: pytest.Pytester, open_report:
     assert len(report.names("test_tree_differs")) == 5
     report.row("retrieval_agent").locator(".toggle").click()
     assert "embed" not in report.names("test_tree_differs")
+    # the keyboard does the same: → unfolds, ← folds, ↓ moves, Enter selects
+    report.row("retrieval_agent").focus()
+    report.page.keyboard.press("ArrowRight")
+    assert "embed" in report.names("test_tree_differs")
+    report.page.keyboard.press("ArrowDown")
+    report.page.keyboard.press("Enter")
+    panel = report.page.locator('.test[data-nodeid$="test_tree_differs"] .details h3')
+    assert panel.inner_text() == "embed"
+    report.row("process_document").focus()
+    report.page.keyboard.press("ArrowLeft")
+    assert report.names("test_tree_differs") == ["process_document"]
     report.check("collapse")
 
 
