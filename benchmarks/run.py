@@ -26,11 +26,13 @@ Cases:
 8. whole pytest sessions in fresh processes (session.py): 5,000 five-span tests
    with `agenttrace` against the same tests with an empty yield fixture (CPU
    time), and the RSS a 20,000-test session grows by, against the same.
+9. the --agenttrace-html page for one 10,000-span test: write time and file size.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import subprocess
@@ -231,7 +233,40 @@ def bench_trees(repeat: int) -> list[Row]:
     ]
 
 
-# ------------------------------------------------------------------------- report
+# ------------------------------------------------------------------------- 9. HTML report
+
+
+def bench_html(repeat: int) -> list[Row]:
+    """One 10k-span test (the trace of case 3, captured for real, one assert_tree
+    difference marked) into the --agenttrace-html page: record, JSON, page."""
+    import tempfile
+
+    from pytest_agenttrace.report._html import record_json, trace_record, write_page
+
+    capture = start_capture(AgentTraceOptions())
+    big_trace(trace.get_tracer("bench"))
+    capture._stop()
+    # the failure's marks on the capture are part of what the page carries
+    with contextlib.suppress(AssertionError):
+        capture.assert_tree(BIG_EXPECTATION_COMPACT.replace("[x99]", "[x98]"))
+    assert len(capture.spans) == 10_000 and capture._tree_marks
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "report.html"
+
+        def write() -> None:
+            record = trace_record(
+                capture, nodeid="test_big", outcome="failed", duration=1.0, message="failed"
+            )
+            assert record is not None
+            with open(path, "w", encoding="utf-8") as out:
+                write_page(out, [record_json(record)], title="bench")
+
+        seconds = best_of(write, number=1, repeat=repeat)
+        size = path.stat().st_size
+    return [
+        Row("9  HTML report, 10k-span test: write", seconds, "s", 1.0, note="record + page"),
+        Row("9b HTML report, 10k-span test: file size", size / 1e6, "MB", 5.0),
+    ]
 
 
 # ------------------------------------------------------------------------- 5, 6. remote
@@ -367,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = bench_capture(sizes=(20_000,) if args.quick else (20_000, 200_000), rounds=3)
     rows.append(bench_fixture(number=max(200, int(5_000 * scale)), repeat=7))
     rows.extend(bench_trees(repeat=3 if args.quick else 5))
+    rows.extend(bench_html(repeat=3 if args.quick else 5))
     in_process = next(
         row for row in rows if row.case == "1 20,000 spans: pytest-agenttrace capture"
     )

@@ -21,7 +21,7 @@ from .capture._wait import WaitFor
 from .policies._checks import PolicyChecks
 from .propagation._checks import PropagationChecks
 from .remote._methods import RemoteMethods
-from .tree._match import assert_trace_tree
+from .tree._match import MARKS_ATTRIBUTE, TreeMark, assert_trace_tree
 from .tree._render import render_tree
 
 
@@ -30,6 +30,9 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
 
     Exported for type hints only: get one from the `agenttrace` fixture.
     """
+
+    # the differences the last failed assert_tree marked, for the HTML report
+    _tree_marks: tuple[TreeMark, ...] = ()
 
     # -- lifecycle: the capture first in, last out ----------------------------------
     def _start(self, options: AgentTraceOptions) -> None:
@@ -43,6 +46,7 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
     def clear(self) -> None:
         """Forget everything captured so far (call at the start of each Hypothesis example)."""
         self._clear_propagation_checks()
+        self._tree_marks = ()
         super().clear()
 
     def _teardown_problems(self) -> list[str]:
@@ -57,6 +61,7 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
             assert_trace_tree(self, expected, **options)
             return
         except AssertionError as error:
+            self._tree_marks = getattr(error, MARKS_ATTRIBUTE, ())
             hints = [self._awaiting_hint(), self._broken_hop_hint()]
             hint = "\n\n".join(text for text in hints if text)
             if not hint:

@@ -14,6 +14,7 @@ import pytest
 
 from ._options import AgentTraceOptions, add_options, marker_help, options_for_test, suite_options
 from .remote._settings import add_receiver_options, receiver_settings, starts_at_session
+from .report._html_session import add_html_options, configure_html, record_phase
 
 if TYPE_CHECKING:
     from ._fixture import AgentTrace
@@ -38,6 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("agenttrace_redis_url", "Redis server for the agenttrace_redis fixture")
     add_receiver_options(parser)
+    add_html_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,6 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", marker_help())
     config.stash[_SUITE_OPTIONS] = suite_options(config)
     receiver_settings(config)  # validated now: a bad value stops the run before any test
+    configure_html(config)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -178,6 +181,8 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     capture = item.stash.get(_CAPTURE, None)
+    if capture is not None:
+        record_phase(item, report, capture)  # --agenttrace-html, pytest-html's extra
     if capture is None or call.when == "setup":
         return report
     report_when = capture.options.report

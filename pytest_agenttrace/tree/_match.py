@@ -47,7 +47,7 @@ from ._render import (
     walk,
 )
 
-__all__ = ["assert_trace_tree", "roots_of", "trace_tree_matches"]
+__all__ = ["MARKS_ATTRIBUTE", "TreeMark", "assert_trace_tree", "roots_of", "trace_tree_matches"]
 
 EXPLAIN_LINE_LIMIT = 20_000
 HINT = (
@@ -74,6 +74,41 @@ _Parent = Union[CapturedSpan, _VirtualRoot]  # noqa: UP007  (runtime alias, 3.9)
 # a span whose children are still to explain: its line, the span, its rendering,
 # and how many marks its own line had (before count marks were added)
 _Shell = tuple[ExpectedSpan, CapturedSpan, RenderLine, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class TreeMark:
+    """One difference of a failed match, tied to a span for the HTML report.
+
+    `span` is the (trace id, span id) of the marked span; for a missing line it is
+    the parent the line was expected under (None: at the top level).
+    """
+
+    span: tuple[int, int] | None
+    text: str
+    missing: bool = False
+
+
+# The AssertionError of a failed match carries its marks here. Not a subclass:
+# pytest would print its dotted name instead of "AssertionError".
+MARKS_ATTRIBUTE = "agenttrace_marks"
+
+
+def _tree_marks(lines: Sequence[RenderLine]) -> list[TreeMark]:
+    """The marks of an explained tree, in rendering order (no recursion)."""
+    marks: list[TreeMark] = []
+    pending: list[tuple[RenderLine, tuple[int, int] | None]] = [
+        (line, None) for line in reversed(lines)
+    ]
+    while pending:
+        line, parent = pending.pop()
+        if line.is_comment:
+            marks.append(TreeMark(parent, line.head, missing=line.head.startswith("missing: ")))
+            continue
+        key = (line.span.trace_id, line.span.span_id) if line.span is not None else parent
+        marks += [TreeMark(key, text) for text in line.marks]
+        pending.extend((child, key) for child in reversed(line.children))
+    return marks
 
 
 # --------------------------------------------------------------------------- public
@@ -108,10 +143,13 @@ def assert_trace_tree(
     matcher = _Matcher(ordered_everywhere=ordered)
     if matcher.matches(root_line, actual):
         return
+    marks: list[TreeMark] = []
     message = matcher.failure_message(
-        root_line, actual, output_lines, keep_full_text or keep_in_temporary_file
+        root_line, actual, output_lines, keep_full_text or keep_in_temporary_file, marks
     )
-    raise AssertionError(message)
+    failure = AssertionError(message)
+    setattr(failure, MARKS_ATTRIBUTE, tuple(marks))
+    raise failure
 
 
 def trace_tree_matches(spans: Any, expected: Any, *, ordered: bool = False) -> bool:
@@ -690,11 +728,14 @@ class _Matcher:
         actual: _VirtualRoot,
         output_lines: int,
         keep_full_text: Callable[[str], str],
+        marks: list[TreeMark] | None = None,
     ) -> str:
         lines = self.explain_tree(root_line, actual)
         order = self._order_difference(root_line, actual, lines)
         if order:
             lines.append(RenderLine(head=f"roots {order}", is_comment=True))
+        if marks is not None:  # before collapsing: merged twins each keep their span
+            marks += _tree_marks(lines)
         lines = collapse(lines)
         differences = count_marks(lines)
         noun = "difference" if differences == 1 else "differences"

@@ -45,6 +45,8 @@ class RenderLine:
     is_comment: bool = False
     # Identical leaves collapse into `[xN]` only under unordered parents.
     collapsible: bool = True
+    # the span this line shows (None for `...` and comments): the HTML report marks it
+    span: CapturedSpan | None = field(default=None, compare=False, repr=False)
 
     def text(self) -> str:
         if self.is_comment:
@@ -105,7 +107,7 @@ def span_line(
         flags.append(format_service(span.service))
     if expected is not None and expected.ordered:
         flags.append("ordered")
-    return RenderLine(head=head, flags=flags)
+    return RenderLine(head=head, flags=flags, span=span)
 
 
 def _shown_attributes(
