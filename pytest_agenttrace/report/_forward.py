@@ -11,6 +11,7 @@ variables, which the exporters read. The first failed export costs at most
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,14 @@ class _Reasons(logging.Handler):
             self.messages.append(record.getMessage())
         except Exception:  # a record that doesn't format: the failure is reported anyway
             self.messages.append(str(record.msg))
+
+
+def _first_reason(messages: list[str]) -> str:
+    """The exporter's first complaint names the cause (its last: "timeout, max retries")."""
+    if not messages:
+        return "the export failed"
+    reason = re.sub(r",? retrying in [0-9.]+s\.?", "", messages[0]).strip()
+    return reason if len(reason) <= 300 else reason[:297] + "..."
 
 
 class Forwarder:
@@ -77,7 +86,7 @@ class Forwarder:
             for start in range(0, len(spans), BATCH):
                 batch = spans[start : start + BATCH]
                 if self._exporter.export(batch) is not SpanExportResult.SUCCESS:
-                    self._stop(reasons.messages[-1] if reasons.messages else "export failed")
+                    self._stop(_first_reason(reasons.messages))
                     return False
                 self.sent += len(batch)
         except Exception as error:  # an exporter that raises must not fail the suite either
