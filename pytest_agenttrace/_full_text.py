@@ -19,7 +19,9 @@ from pathlib import Path
 _MAX_READABLE = 120  # characters (all ASCII) of the node id kept in a file name
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # names Windows reserves for devices, with any extension (NUL.txt is NUL)
-_RESERVED = {"con", "prn", "aux", "nul"} | {f"{port}{n}" for port in ("com", "lpt") for n in "0123456789"}
+_RESERVED = {"con", "prn", "aux", "nul"} | {
+    f"{port}{n}" for port in ("com", "lpt") for n in "0123456789"
+}
 _directories: list[Callable[[], Path]] = []  # innermost session last (pytester nests them)
 
 

@@ -26,8 +26,8 @@ _SUITE_OPTIONS = pytest.StashKey[AgentTraceOptions]()
 _CAPTURE = pytest.StashKey["AgentTrace"]()
 _SHOWN = pytest.StashKey[bool]()  # a report section showed this test's capture
 _OUTCOME = pytest.StashKey[str]()  # the test's outcome so far, for export and forwarding
-_AFTER_TEST = pytest.StashKey["AfterTest"]()
-_FULL_TEXT_DIR = pytest.StashKey["Callable[[], Path]"]()
+_AFTER_TEST: pytest.StashKey[AfterTest] = pytest.StashKey()
+_FULL_TEXT_DIR: pytest.StashKey[Callable[[], Path]] = pytest.StashKey()
 _REDIS_ENV = "AGENTTRACE_REDIS_URL"
 _OPEN_SESSIONS: list[int] = []  # configs of this process that are configured now
 

@@ -83,7 +83,9 @@ def test_spans(capture: AgentTrace, node_id: str, outcome: str) -> list[Readable
                 kind=span.kind,
                 status=span.status,
                 start_time=span.start_time,
-                end_time=span.end_time if span.end_time is not None else max(now, span.start_time or 0),
+                end_time=span.end_time
+                if span.end_time is not None
+                else max(now, span.start_time or 0),
                 instrumentation_scope=span.instrumentation_scope,
             )
         )

@@ -10,6 +10,7 @@ variables, which the exporters read. The first failed export costs at most
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Sequence
@@ -107,8 +108,6 @@ class Forwarder:
 
     def close(self) -> None:
         if self._exporter is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a connection that already broke
                 self._exporter.shutdown()
-            except Exception:  # closing a connection that already broke
-                pass
             self._exporter = None

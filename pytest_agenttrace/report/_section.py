@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 SHOWN_TRACES = 5  # trace id lines in a bounded section
 SHOWN_OPEN = 10  # "still open" lines in a bounded section
-MIN_TREE_LINES = 10  # a bounded section shows at least this much of the tree
+MIN_TREE_LINES = 3  # a bounded section shows at least the top of the tree
 
 
 def describe_capture(capture: AgentTrace, node_id: str, trace_url: str | None = None) -> str:
@@ -66,9 +66,8 @@ def bounded_section(
         where = f"the complete section is in {path}"
     except OSError as error:
         where = f"the complete section could not be written: {error.strerror or error}"
-    footer = (
-        f"… {hidden:,} of {len(complete):,} lines not shown (setting output_lines = {limit}): {where}"
-    )
+    cut = f"… {hidden:,} of {len(complete):,} lines not shown (setting output_lines = {limit})"
+    footer = f"{cut}: {where}"
     return "\n".join([*tree_shown, *open_shown, *traces_shown, footer])
 
 

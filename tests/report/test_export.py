@@ -17,9 +17,9 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from pytest_agenttrace import SpanForest, load_otlp_json, render_tree
@@ -56,7 +56,9 @@ def exported(directory: Path) -> dict[str, dict[str, Any]]:
     for path in sorted(directory.glob("*.json")):
         document = json.loads(path.read_text(encoding="utf-8"))
         resource = document["resourceSpans"][0]["resource"]["attributes"]
-        names = [item["value"]["stringValue"] for item in resource if item["key"] == "test.case.name"]
+        names = [
+            item["value"]["stringValue"] for item in resource if item["key"] == "test.case.name"
+        ]
         found[names[0]] = document
     return found
 
@@ -79,7 +81,9 @@ def resource_of(document: dict[str, Any]) -> dict[str, Any]:
 def test_one_file_per_test_that_captured_spans(pytester: pytest.Pytester, xdist: bool) -> None:
     pytester.makepyfile(dedent(TESTS))
     args = ["-n", "2"] if xdist else []
-    result = pytester.runpytest_subprocess("--agenttrace-export=out", "-p", "no:cacheprovider", *args)
+    result = pytester.runpytest_subprocess(
+        "--agenttrace-export=out", "-p", "no:cacheprovider", *args
+    )
     result.assert_outcomes(passed=5, failed=1)
     documents = exported(pytester.path / "out")
     module = "test_one_file_per_test_that_captured_spans.py"
@@ -180,7 +184,9 @@ def test_received_and_unfinished_spans_are_exported(pytester: pytest.Pytester) -
     (hung,) = [span for span in spans_of(document) if span["name"] == "hung_agent"]
     assert {"key": "agenttrace.unfinished", "value": {"boolValue": True}} in hung["attributes"]
     assert resource_of(document)["agenttrace.test.outcome"] == "error"
-    assert [span.name for span in load_otlp_json(next((pytester.path / "out").iterdir())).spans] == [
+    assert [
+        span.name for span in load_otlp_json(next((pytester.path / "out").iterdir())).spans
+    ] == [
         "validate",
         "hung_agent",
     ]
@@ -238,7 +244,9 @@ VALUES = st.one_of(
     st.lists(TEXT, min_size=1, max_size=3).map(tuple),
     st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=3).map(tuple),
 )
-ATTRIBUTES = st.dictionaries(st.text(string.ascii_letters + "._", min_size=1, max_size=6), VALUES, max_size=3)
+ATTRIBUTES = st.dictionaries(
+    st.text(string.ascii_letters + "._", min_size=1, max_size=6), VALUES, max_size=3
+)
 
 
 class _Ids(IdGenerator):
@@ -262,10 +270,14 @@ def span_trees(draw: st.DrawFn) -> list[ReadableSpan]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider(
         resource=Resource.create({"service.name": draw(TEXT)}),
-        id_generator=_Ids(draw(st.integers(1, 2**64 - 2**20)), draw(st.integers(1, 2**128 - 2**20))),
+        id_generator=_Ids(
+            draw(st.integers(1, 2**64 - 2**20)), draw(st.integers(1, 2**128 - 2**20))
+        ),
     )
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer(draw(st.text(string.ascii_letters, min_size=1)), draw(st.sampled_from([None, "1.0"])))
+    tracer = provider.get_tracer(
+        draw(st.text(string.ascii_letters, min_size=1)), draw(st.sampled_from([None, "1.0"]))
+    )
     made: list[Any] = []
     clock = [draw(st.integers(0, 2**62))]
 
@@ -306,7 +318,9 @@ def comparable(forest: SpanForest) -> list[Any]:
     """Everything OTLP carries about each span, in a form that compares by value."""
 
     def values(attributes: Any) -> dict[str, Any]:
-        return {key: (list(v) if isinstance(v, tuple) else v) for key, v in dict(attributes).items()}
+        return {
+            key: (list(v) if isinstance(v, tuple) else v) for key, v in dict(attributes).items()
+        }
 
     return [
         (

@@ -76,7 +76,9 @@ def test_each_test_is_forwarded_named_by_node_id_and_outcome(
     assert hung.attributes["agenttrace.unfinished"] is True
 
 
-def test_the_ini_key_takes_the_traces_url(pytester: pytest.Pytester, agenttrace: AgentTrace) -> None:
+def test_the_ini_key_takes_the_traces_url(
+    pytester: pytest.Pytester, agenttrace: AgentTrace
+) -> None:
     pytester.makeini(f"[pytest]\nagenttrace_forward = {agenttrace.otlp_endpoint}/v1/traces\n")
     pytester.makepyfile(test_inner=dedent(INNER_SUITE))
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "passes").assert_outcomes(
@@ -85,7 +87,9 @@ def test_the_ini_key_takes_the_traces_url(pytester: pytest.Pytester, agenttrace:
     assert [span.name for span in agenttrace.spans] == ["orchestrator passes", "agent"]
 
 
-def test_received_spans_are_forwarded_too(pytester: pytest.Pytester, agenttrace: AgentTrace) -> None:
+def test_received_spans_are_forwarded_too(
+    pytester: pytest.Pytester, agenttrace: AgentTrace
+) -> None:
     pytester.makepyfile(
         dedent(
             """
@@ -154,7 +158,9 @@ def test_an_unreachable_endpoint_warns_once_and_fails_nothing(
     pytester.makepyfile(dedent(MANY_TESTS))
     url = f"{protocol}://127.0.0.1:{closed_port}"
     args = ["-n", "2"] if xdist else []
-    result = pytester.runpytest_subprocess(f"--agenttrace-forward={url}", "-p", "no:cacheprovider", *args)
+    result = pytester.runpytest_subprocess(
+        f"--agenttrace-forward={url}", "-p", "no:cacheprovider", *args
+    )
     result.assert_outcomes(passed=6, warnings=2 if xdist else 1)  # once per process...
     result.stdout.fnmatch_lines(
         [
@@ -185,7 +191,10 @@ def test_a_hung_endpoint_costs_one_timeout_not_one_per_test(
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
-        ("ftp://collector:21", "'ftp://collector:21' is not an OTLP endpoint; use http://host:4318*"),
+        (
+            "ftp://collector:21",
+            "'ftp://collector:21' is not an OTLP endpoint; use http://host:4318*",
+        ),
         ("localhost:4318", "'localhost:4318' is not an OTLP endpoint; use http://host:4318*"),
         ("http://collector:99999", "'http://collector:99999' is not a URL (Port out of range*"),
         ("grpc://collector:4317/v1/traces", "*a gRPC endpoint is host:port only, without a path*"),
