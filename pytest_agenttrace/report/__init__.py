@@ -1,6 +1,9 @@
-"""Report: showing a test's trace to a person.
+"""Report: showing a test's trace to a person, and to trace backends.
 
-Owns the "Captured agenttrace" report section (`_section`) and is the home of the
-HTML waterfall report and the per-test OTLP JSON export to come. It may import
-any capability (it only reads captures); only plugin.py imports it.
+Owns the "Captured agenttrace" report section (`_section`, bounded with
+`_full_text`), the session settings for seeing traces (`_settings`), and what
+happens to a test's spans after its last report (`_after_test`): the per-test
+OTLP JSON export (`_export`) and forwarding to a live OTLP endpoint
+(`_forward`). It may import any capability (it only reads captures); only
+plugin.py imports it.
 """
