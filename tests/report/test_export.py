@@ -359,3 +359,72 @@ def test_export_then_load_gives_the_same_spans(
     original = SpanForest(spans)
     assert render_tree(loaded) == render_tree(original)
     assert comparable(loaded) == comparable(original)
+
+
+def test_the_outcome_is_the_tests_final_one(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            import pytest
+            from opentelemetry import trace
+
+            tracer = trace.get_tracer("t")
+
+            @pytest.mark.xfail(reason="known")
+            def test_xfailed(agenttrace):
+                tracer.start_span("x").end()
+                assert False
+
+            @pytest.mark.xfail(reason="fixed?", strict=False)
+            def test_xpassed(agenttrace):
+                tracer.start_span("x").end()
+
+            def test_skipped_midway(agenttrace):
+                tracer.start_span("x").end()
+                pytest.skip("no backend")
+            """
+        )
+    )
+    result = pytester.runpytest("--agenttrace-export=out")
+    result.assert_outcomes(xfailed=1, xpassed=1, skipped=1)
+    outcomes = {
+        node_id.split("::")[1]: (
+            resource_of(document)["agenttrace.test.outcome"],
+            resource_of(document)["test.case.result.status"],
+        )
+        for node_id, document in exported(pytester.path / "out").items()
+    }
+    assert outcomes == {
+        "test_xfailed": ("xfailed", "skipped"),
+        "test_xpassed": ("xpassed", "pass"),
+        "test_skipped_midway": ("skipped", "skipped"),
+    }
+
+
+def test_a_directory_that_goes_away_warns_once_and_fails_nothing(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    pytester.makepyfile(
+        dedent(
+            """
+            import shutil
+            import pytest
+            from opentelemetry import trace
+
+            @pytest.mark.parametrize("n", range(3))
+            def test_it(agenttrace, n):
+                shutil.rmtree("out", ignore_errors=True)
+                trace.get_tracer("t").start_span("work").end()
+            """
+        )
+    )
+    result = pytester.runpytest("--agenttrace-export=out")
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AgentTraceWarning: --agenttrace-export: could not write "
+            "test_a_directory_that_goes_away_warns_once_and_fails_nothing.py::test_it[[]0[]]'s "
+            "spans to */out: No such file or directory; no further files are written this session"
+        ]
+    )
