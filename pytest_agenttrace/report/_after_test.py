@@ -46,7 +46,7 @@ def combined_outcome(previous: str | None, report: Any) -> str:
     return phase_outcome(report)
 
 
-def test_spans(capture: AgentTrace, node_id: str, outcome: str) -> list[ReadableSpan]:
+def spans_for_export(capture: AgentTrace, node_id: str, outcome: str) -> list[ReadableSpan]:
     """The test's spans (in-process and received) with the test named on each resource.
 
     A span still open is sent too, ended now and marked `agenttrace.unfinished`:
@@ -111,21 +111,28 @@ class AfterTest:
     def finish(self, capture: AgentTrace, node_id: str, outcome: str) -> None:
         if not self.active or not (capture.spans or capture.unfinished):
             return
-        spans = test_spans(capture, node_id, outcome)
-        if self.settings.export_dir is not None and self._export_problem is None:
-            from ._export import write_export
+        try:
+            spans = spans_for_export(capture, node_id, outcome)
+            if self.settings.export_dir is not None and self._export_problem is None:
+                self._export(node_id, spans)
+            if self._forwarder is not None:
+                self._forwarder.send(spans)
+        except Exception as error:  # a report hook must never turn into an INTERNALERROR
+            warn_for_session(f"pytest-agenttrace could not export {node_id}'s spans: {error!r}")
 
-            try:
-                write_export(self.settings.export_dir, node_id, spans)
-            except OSError as error:
-                self._export_problem = error.strerror or str(error)
-                warn_for_session(
-                    f"--agenttrace-export: could not write {node_id}'s spans to "
-                    f"{self.settings.export_dir}: {self._export_problem}; no further "
-                    f"files are written this session"
-                )
-        if self._forwarder is not None:
-            self._forwarder.send(spans)
+    def _export(self, node_id: str, spans: list[ReadableSpan]) -> None:
+        from ._export import write_export
+
+        assert self.settings.export_dir is not None
+        try:
+            write_export(self.settings.export_dir, node_id, spans)
+        except OSError as error:
+            self._export_problem = error.strerror or str(error)
+            warn_for_session(
+                f"--agenttrace-export: could not write {node_id}'s spans to "
+                f"{self.settings.export_dir}: {self._export_problem}; no further "
+                f"files are written this session"
+            )
 
     def close(self) -> None:
         if self._forwarder is not None:

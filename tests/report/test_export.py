@@ -192,7 +192,9 @@ def test_received_and_unfinished_spans_are_exported(pytester: pytest.Pytester) -
     ]
 
 
-def test_the_ini_key_is_relative_to_the_ini_file(pytester: pytest.Pytester) -> None:
+def test_the_ini_key_is_relative_to_the_ini_file(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makeini("[pytest]\nagenttrace_export = traces/otlp\n")
     pytester.makepyfile(
         dedent(
@@ -204,10 +206,11 @@ def test_the_ini_key_is_relative_to_the_ini_file(pytester: pytest.Pytester) -> N
             """
         )
     )
-    pytester.mkdir("elsewhere")
-    result = pytester.runpytest("--rootdir", str(pytester.path), str(pytester.path))
+    monkeypatch.chdir(pytester.mkdir("elsewhere"))  # run from another directory
+    result = pytester.runpytest(str(pytester.path))
     result.assert_outcomes(passed=1)
     assert len(list((pytester.path / "traces" / "otlp").glob("*.json"))) == 1
+    assert not (pytester.path / "elsewhere" / "traces").exists()
 
 
 @pytest.mark.parametrize(

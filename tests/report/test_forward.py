@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 from collections.abc import Iterator
 from textwrap import dedent
 
@@ -171,20 +170,19 @@ def test_an_unreachable_endpoint_warns_once_and_fails_nothing(
     # ... and one entry in the summary: the workers' warnings read the same
     assert result.stdout.str().count("forwarding is off") == 1
     if not xdist:  # starting workers takes seconds of its own on a busy machine
-        assert session_seconds(result) < TIMEOUT + 4
+        assert session_seconds(result) < 3.5 * TIMEOUT
 
 
 def test_a_hung_endpoint_costs_one_timeout_not_one_per_test(
     pytester: pytest.Pytester, silent_endpoint: str
 ) -> None:
     pytester.makepyfile(dedent(MANY_TESTS))
-    started = time.monotonic()
     result = pytester.runpytest_subprocess(
         f"--agenttrace-forward={silent_endpoint}", "-p", "no:cacheprovider"
     )
     result.assert_outcomes(passed=6, warnings=1)
-    assert session_seconds(result) < TIMEOUT + 3  # six tests, each waiting, would be 6 × TIMEOUT
-    assert time.monotonic() - started < TIMEOUT + 15
+    # one timeout, with room for a busy machine; six tests each waiting would be 6 × TIMEOUT
+    assert session_seconds(result) < 3.5 * TIMEOUT
     result.stdout.fnmatch_lines(["*forwarding is off for the rest of this session*"])
 
 
