@@ -213,3 +213,27 @@ def test_the_ini_source_is_named_in_the_usage_error(pytester: pytest.Pytester) -
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: ini option agenttrace_forward: 'jaeger:4318' is not*"])
+
+
+@pytest.mark.parametrize(
+    ("url", "module", "extra"),
+    [
+        ("http://localhost:4318", "opentelemetry.exporter.otlp.proto.http", "forward"),
+        ("grpc://localhost:4317", "opentelemetry.exporter.otlp.proto.grpc", "grpc"),
+    ],
+)
+def test_a_missing_exporter_package_is_a_usage_error_naming_the_extra(
+    pytester: pytest.Pytester, url: str, module: str, extra: str
+) -> None:
+    # as if the package were not installed: the import system finds no such module
+    pytester.makeconftest(f"import sys\nsys.modules[{module!r}] = None\n")
+    pytester.makepyfile("def test_it(agenttrace): pass")
+    result = pytester.runpytest_subprocess(f"--agenttrace-forward={url}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    package = module.replace(".", "-")  # opentelemetry-exporter-otlp-proto-http
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: --agenttrace-forward: forwarding over OTLP/* needs {package}: "
+            f"pip install 'pytest-agenttrace-otel[[]{extra}[]]'"
+        ]
+    )
