@@ -57,6 +57,7 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
     def assert_tree(self, expected: Any, **options: Any) -> None:
         """Assert the captured spans form the expected tree (see the syntax reference)."""
         __tracebackhide__ = True
+        options.setdefault("output_lines", self.options.output_lines)
         try:
             assert_trace_tree(self, expected, **options)
             return

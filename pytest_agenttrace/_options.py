@@ -55,6 +55,14 @@ def non_negative_int(value: Any) -> int | None:
     return number
 
 
+def line_count(value: Any) -> int:
+    """A number of output lines: a whole number, 0 for no bound."""
+    number = non_negative_int(value)
+    if number is None:
+        raise ValueError(f"{value!r} is not a whole number of lines (0: no bound)")
+    return number
+
+
 def _entries(value: Any, what: str) -> list[tuple[str, Any]]:
     """(pattern, raw value) pairs from a mapping (marker) or text (ini, command line).
 
@@ -175,6 +183,12 @@ class AgentTraceOptions:
         "failed",
         choice("failed", "always", "never"),
         "when to add the captured trace to the test report: failed (default), always, never",
+    )
+    output_lines: int = setting(
+        150,
+        line_count,
+        "most lines of failure output (the report section) before the rest goes to a "
+        "file whose path it prints: default 150, 0 for no bound",
     )
     strict: bool = setting(
         False,

@@ -7,7 +7,8 @@ fixture pay nothing for the plugin being installed.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,14 +16,19 @@ import pytest
 from ._options import AgentTraceOptions, add_options, marker_help, options_for_test, suite_options
 from .remote._settings import add_receiver_options, receiver_settings, starts_at_session
 from .report._html_session import add_html_options, configure_html, record_phase
+from .report._settings import add_seeing_options, seeing_settings
 
 if TYPE_CHECKING:
     from ._fixture import AgentTrace
     from .remote._receiver import OtlpReceiver
+    from .report._after_test import AfterTest
 
 _SUITE_OPTIONS = pytest.StashKey[AgentTraceOptions]()
 _CAPTURE = pytest.StashKey["AgentTrace"]()
 _SHOWN = pytest.StashKey[bool]()  # a report section showed this test's capture
+_OUTCOME = pytest.StashKey[str]()  # the test's outcome so far, for export and forwarding
+_AFTER_TEST: pytest.StashKey[AfterTest] = pytest.StashKey()
+_FULL_TEXT_DIR: pytest.StashKey[Callable[[], Path]] = pytest.StashKey()
 _REDIS_ENV = "AGENTTRACE_REDIS_URL"
 _OPEN_SESSIONS: list[int] = []  # configs of this process that are configured now
 
@@ -40,6 +46,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("agenttrace_redis_url", "Redis server for the agenttrace_redis fixture")
     add_receiver_options(parser)
     add_html_options(parser)
+    add_seeing_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,6 +55,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SUITE_OPTIONS] = suite_options(config)
     receiver_settings(config)  # validated now: a bad value stops the run before any test
     configure_html(config)
+    _configure_seeing(config)
+
+
+def _configure_seeing(config: pytest.Config) -> None:
+    """Export, forwarding, trace links, and where over-long output goes."""
+    from ._full_text import use_directory
+    from .report._after_test import AfterTest
+
+    config.stash[_AFTER_TEST] = AfterTest(seeing_settings(config))
+
+    def full_text_directory() -> Path:
+        # the session's basetemp (per xdist worker); tmpdir's factory is set in its
+        # pytest_configure, which ran before this hook's first use
+        factory = getattr(config, "_tmp_path_factory", None)
+        if factory is None:
+            import tempfile
+
+            return Path(tempfile.gettempdir()) / "pytest-agenttrace"
+        return Path(factory.getbasetemp()) / "agenttrace"
+
+    config.stash[_FULL_TEXT_DIR] = full_text_directory
+    use_directory(full_text_directory)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -69,6 +98,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     import sys
 
     _OPEN_SESSIONS.remove(id(config))
+    if _AFTER_TEST in config.stash:
+        from ._full_text import release_directory
+
+        config.stash[_AFTER_TEST].close()
+        release_directory(config.stash[_FULL_TEXT_DIR])
     receiver = sys.modules.get(f"{__package__}.remote._receiver")
     # pytester's in-process runs configure and unconfigure inside the outer
     # session: the receiver closes with the outermost session only
@@ -181,19 +215,26 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     capture = item.stash.get(_CAPTURE, None)
-    if capture is not None:
-        record_phase(item, report, capture)  # --agenttrace-html, pytest-html's extra
-    if capture is None or call.when == "setup":
+    if capture is None:
         return report
+    record_phase(item, report, capture)  # --agenttrace-html, pytest-html's extra
+    from .report._after_test import combined_outcome
+
+    outcome = item.stash[_OUTCOME] = combined_outcome(item.stash.get(_OUTCOME, None), report)
     report_when = capture.options.report
     wanted = report_when == "always" or (report_when == "failed" and report.failed)
-    # A teardown check (strict mode, a policy) that fails a passed call shows the
-    # trace too; after a failed call, the call's section already did.
-    if wanted and (call.when == "call" or (report.failed and not item.stash.get(_SHOWN, False))):
+    # Every phase that fails shows the trace (a teardown check, strict mode or a
+    # policy, failing a passed call; a fixture failing after the capture began),
+    # once: after a failed call, the call's section already did.
+    shown = item.stash.get(_SHOWN, False)
+    if wanted and (call.when == "call" or (report.failed and not shown)):
         from .report._section import describe_capture
 
-        report.sections.append((f"Captured agenttrace {call.when}", describe_capture(capture)))
+        trace_url = item.config.stash[_AFTER_TEST].settings.trace_url
+        text = describe_capture(capture, item.nodeid, trace_url)
+        report.sections.append((f"Captured agenttrace {call.when}", text))
         item.stash[_SHOWN] = True
     if call.when == "teardown":
+        item.config.stash[_AFTER_TEST].finish(capture, item.nodeid, outcome)
         del item.stash[_CAPTURE]  # nothing outlives its test: the spans go with it
     return report

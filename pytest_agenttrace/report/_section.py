@@ -1,20 +1,77 @@
-"""The "Captured agenttrace" report section: the trace of a test, as text."""
+"""The "Captured agenttrace" report section: the trace of a test, as text.
+
+The trees, then the spans still open, then one line per trace id (a link when
+`agenttrace_trace_url` is set). Bounded by the `output_lines` setting: past it
+the tree is cut, the complete section goes to a file (`_full_text`) and the last
+line names it, while the open spans and the trace ids stay in view.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._full_text import write_full_text
+from ._settings import trace_link
+
 if TYPE_CHECKING:
     from .._fixture import AgentTrace
 
+SHOWN_TRACES = 5  # trace id lines in a bounded section
+SHOWN_OPEN = 10  # "still open" lines in a bounded section
+MIN_TREE_LINES = 3  # a bounded section shows at least the top of the tree
 
-def describe_capture(capture: AgentTrace) -> str:
-    """The captured trees and the spans still open; never raises (it runs in a report hook)."""
+
+def describe_capture(capture: AgentTrace, node_id: str, trace_url: str | None = None) -> str:
+    """The section's text; never raises (it runs in a report hook)."""
     try:
-        lines = [capture.render()] if capture.spans else ["(no finished spans)"]
+        tree = capture.render().split("\n") if capture.spans else ["(no finished spans)"]
+        still_open = []
         for span in capture.unfinished:
             chain = span.ancestor_chain()
-            lines.append(f"still open: {span.name}" + (f" (under {chain})" if chain else ""))
+            still_open.append(f"still open: {span.name}" + (f" (under {chain})" if chain else ""))
+        traces = _trace_lines(capture, trace_url)
     except Exception as error:  # a report section must never turn into an INTERNALERROR
         return f"(pytest-agenttrace could not render the captured spans: {error!r})"
-    return "\n".join(lines)
+    return bounded_section(tree, still_open, traces, capture.options.output_lines, node_id)
+
+
+def _trace_lines(capture: AgentTrace, trace_url: str | None) -> list[str]:
+    counts: dict[int, int] = {}
+    for span in capture.spans:
+        counts[span.trace_id] = counts.get(span.trace_id, 0) + 1
+    for span in capture.unfinished:
+        counts[span.trace_id] = counts.get(span.trace_id, 0) + 1
+    lines = []
+    for trace_id, count in counts.items():
+        line = f"trace {trace_id:032x} ({count} span{'' if count == 1 else 's'})"
+        lines.append(line + (f": {trace_link(trace_url, trace_id)}" if trace_url else ""))
+    return lines
+
+
+def bounded_section(
+    tree: list[str], still_open: list[str], traces: list[str], limit: int, node_id: str
+) -> str:
+    """All of it within `limit` lines (0: no limit); else a cut and the file with the rest."""
+    complete = tree + still_open + traces
+    if not limit or len(complete) <= limit:
+        return "\n".join(complete)
+    open_shown = _cut(still_open, SHOWN_OPEN, "still open")
+    traces_shown = _cut(traces, SHOWN_TRACES, "traces")
+    room = max(limit - len(open_shown) - len(traces_shown) - 1, MIN_TREE_LINES)
+    tree_shown = tree[:room]
+    hidden = len(tree) - len(tree_shown)
+    hidden += max(len(still_open) - SHOWN_OPEN, 0) + max(len(traces) - SHOWN_TRACES, 0)
+    try:
+        path = write_full_text("\n".join(complete), node_id, "report")
+        where = f"the complete section is in {path}"
+    except OSError as error:
+        where = f"the complete section could not be written: {error.strerror or error}"
+    cut = f"… {hidden:,} of {len(complete):,} lines not shown (setting output_lines = {limit})"
+    footer = f"{cut}: {where}"
+    return "\n".join([*tree_shown, *open_shown, *traces_shown, footer])
+
+
+def _cut(lines: list[str], keep: int, what: str) -> list[str]:
+    if len(lines) <= keep:
+        return lines
+    return [*lines[:keep], f"… and {len(lines) - keep:,} more {what}"]

@@ -11,9 +11,9 @@ where) so that nothing is lost and it can still be pasted back.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 
+from .._full_text import write_full_text
 from ._model import ELLIPSIS_LINE
 from ._render import RenderLine, Row, align_marks, render_rows
 
@@ -152,9 +152,12 @@ def _elide(rows: list[Row], kept: set[int]) -> list[tuple[str, list[str]]]:
     return printed
 
 
-def keep_in_temporary_file(text: str) -> str:
-    """Where a complete failure tree goes outside a pytest session: a temporary file."""
-    handle, path = tempfile.mkstemp(prefix="agenttrace-tree-", suffix=".txt")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    return path
+def keep_in_test_file(text: str) -> str:
+    """Where a complete failure tree goes: a file named after the running test, in
+    the session's `<basetemp>/agenttrace/` (outside pytest, the temporary folder)."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "assert_trace_tree")
+    node_id = test.rsplit(" (", 1)[0]  # "path::name (call)"
+    try:
+        return str(write_full_text(text, node_id, "assert_tree"))
+    except OSError as error:
+        return f"(nowhere: it could not be written: {error.strerror or error})"

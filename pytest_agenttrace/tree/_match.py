@@ -24,7 +24,7 @@ from ..capture._query import (
     name_matches,
     roots_of,
 )
-from ._bound import DEFAULT_OUTPUT_LINES, UNEXPECTED, bounded_tree, keep_in_temporary_file
+from ._bound import DEFAULT_OUTPUT_LINES, UNEXPECTED, bounded_tree, keep_in_test_file
 from ._model import (
     ELLIPSIS_LINE,
     ExpectedSpan,
@@ -130,8 +130,8 @@ def assert_trace_tree(
     `ordered=True` makes every level ordered (children in start order).
     `output_lines`: the failure message's length at most (0: no limit); a longer
     one shows the differences with their context, and the complete message goes
-    to `keep_full_text(text)`, which returns where it went (default: a file in the
-    temporary directory).
+    to `keep_full_text(text)`, which returns where it went (default: a file named
+    after the running test in `<basetemp>/agenttrace/`).
     """
     __tracebackhide__ = True
     try:
@@ -145,7 +145,7 @@ def assert_trace_tree(
         return
     marks: list[TreeMark] = []
     message = matcher.failure_message(
-        root_line, actual, output_lines, keep_full_text or keep_in_temporary_file, marks
+        root_line, actual, output_lines, keep_full_text or keep_in_test_file, marks
     )
     failure = AssertionError(message)
     setattr(failure, MARKS_ATTRIBUTE, tuple(marks))

@@ -16,10 +16,12 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pytest_agenttrace"
 NAME = "pytest_agenttrace"
 
 # Who may import whom at run time, by top-level part of the package ("" = the
-# package's own __init__). Every part may import itself, `_errors` and `_options`.
+# package's own __init__). Every part may import itself, `_errors`, `_options` and
+# `_full_text`.
 ALLOWED = {
     "_errors": set(),
     "_options": set(),
+    "_full_text": set(),
     "capture": set(),
     "tree": {"capture"},
     "propagation": {"capture"},
@@ -31,7 +33,7 @@ ALLOWED = {
     "plugin": {"capture", "tree", "propagation", "policies", "remote", "report", "_fixture"},
     "": {"capture", "tree", "propagation", "policies", "_fixture"},
 }
-SHARED = {"_errors", "_options"}
+SHARED = {"_errors", "_options", "_full_text"}
 
 
 def module_name(path: Path) -> str:

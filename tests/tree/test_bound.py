@@ -130,3 +130,45 @@ def test_a_short_failure_is_not_cut(big_trace) -> None:
     message = failure(small, "agent {n: 2499}\n  tool [x2]")
     assert "complete tree" not in message
     assert "tool   # ✗ unexpected span" in message or "count" in message
+
+
+def test_the_fixture_bounds_by_output_lines_and_keeps_the_tree_in_basetemp(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nagenttrace_output_lines = 40\n")
+    pytester.makepyfile(
+        """
+        from opentelemetry import trace
+
+        def test_fan_out(agenttrace):
+            tracer = trace.get_tracer("t")
+            with tracer.start_as_current_span("orchestrator"):
+                for n in range(300):
+                    with tracer.start_as_current_span("agent", attributes={"n": n}):
+                        pass
+            expected = agenttrace.render(style="indent").replace("agent {n: 150}", "agent {n: -1}")
+            agenttrace.assert_tree(expected)
+        """
+    )
+    basetemp = pytester.path / "base"
+    result = pytester.runpytest(f"--basetemp={basetemp}", "--agenttrace-report=never")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E       AssertionError: Trace tree does not match the expectation (1 difference):",
+            "E       orchestrator",
+            "E         # … 148 matching spans …",
+            "E         agent {n: 148}",
+            "E         agent {n: 149}",
+            "E         agent {n: 150}   # ✗ n: expected -1, got 150",
+            "E         agent {n: 151}",
+            "E         agent {n: 152}",
+            "E         # … 147 matching spans …",
+            "E       The complete tree, to paste back, is in "
+            f"{basetemp}/agenttrace/test_the_fixture_bounds*fan_out*.assert_tree.txt",
+        ]
+    )
+    message = [line for line in result.stdout.lines if line.startswith("E  ")]
+    assert len(message) <= 40
+    (kept,) = (basetemp / "agenttrace").glob("*.assert_tree.txt")
+    assert kept.read_text(encoding="utf-8").count("agent {n:") == 300
