@@ -50,6 +50,13 @@ _OPEN_OUTSIDE_LIMIT = 10_000
 _FINISHED_TRACES_LIMIT = 100_000
 # Receiver findings (a malformed export) made while no test was capturing.
 _PENDING_PROBLEMS_LIMIT = 100
+# Tracers of CI plugins that trace the test run itself (pytest-opentelemetry: a span
+# per session, test, phase and fixture). Their spans are the test's surroundings,
+# not its subject: never captured, never unfinished, legitimate parents.
+AMBIENT_TRACERS = frozenset({"pytest-opentelemetry"})
+# Open ambient spans. Bounded and oldest-out: pytest-opentelemetry starts one span
+# per test that it never ends, and only the recent ones can be a parent.
+_AMBIENT_OPEN_LIMIT = 256
 BETWEEN_TESTS = " (between tests, before this one)"  # how such a finding says so
 
 
@@ -75,10 +82,21 @@ class SpanRouter(SpanProcessor):
         self.pending_problems: collections.deque[str] = collections.deque(
             maxlen=_PENDING_PROBLEMS_LIMIT
         )
+        self.ambient_open: collections.OrderedDict[tuple[int, int], None] = (
+            collections.OrderedDict()
+        )
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         capture = self.active
-        if capture is not None:
+        scope = span.instrumentation_scope
+        if scope is not None and scope.name in AMBIENT_TRACERS:
+            key = span_key(span)
+            self.ambient_open[key] = None
+            if len(self.ambient_open) > _AMBIENT_OPEN_LIMIT:
+                self.ambient_open.popitem(last=False)
+            if capture is not None:
+                capture._ambient_parents.add(key)
+        elif capture is not None:
             # The live span: it shows its end when it ends, so no snapshot is kept.
             capture._started.append(span)
             # Span data names no thread; the thread-pool context-loss check needs
@@ -90,6 +108,10 @@ class SpanRouter(SpanProcessor):
             self.open_outside.add(span_key(span))
 
     def on_end(self, span: ReadableSpan) -> None:
+        scope = span.instrumentation_scope
+        if scope is not None and scope.name in AMBIENT_TRACERS:
+            self.ambient_open.pop(span_key(span), None)
+            return
         capture = self.active
         if capture is not None:
             # next() on a count is atomic: any end after a query changes the tick
@@ -172,6 +194,20 @@ def _own_resource() -> Resource:
     return Resource.create({"service.name": "pytest"})
 
 
+def sdk_provider_behind(provider: Any) -> Any:
+    """The SDK TracerProvider a wrapping provider delegates to, else `provider` itself.
+
+    Logfire's `logfire.configure()` sets a proxy as the global provider whose
+    `provider` is the SDK TracerProvider that makes its spans. It swaps that for a
+    new one when configure() is called again, so the capture attaches to the one
+    behind the proxy at each test's start, never to the proxy once.
+    """
+    inner = getattr(provider, "provider", None)
+    if not isinstance(provider, TracerProvider) and isinstance(inner, TracerProvider):
+        return inner
+    return provider
+
+
 class _Installation:
     """Process-wide state: the router and the providers it is attached to."""
 
@@ -191,6 +227,7 @@ class _Installation:
         return self._own_provider
 
     def attach(self, provider: Any) -> None:
+        provider = sdk_provider_behind(provider)
         if not isinstance(provider, TracerProvider):
             raise ProviderNotSupportedError(
                 f"pytest-agenttrace can only capture from an OpenTelemetry SDK "
@@ -203,6 +240,15 @@ class _Installation:
                 return
             self._attached.add(provider)
         provider.add_span_processor(self.router)
+
+    def global_was_swapped(self) -> bool:
+        """The global provider delegates to an SDK provider we are not attached to.
+
+        Only a wrapping provider (Logfire's, reconfigured during the test) gets
+        there: the global itself can be set only once.
+        """
+        provider = sdk_provider_behind(trace.get_tracer_provider())
+        return isinstance(provider, TracerProvider) and provider not in self._attached
 
     def ensure_global(self) -> None:
         """Attach to the global provider, installing ours if the code set none."""
