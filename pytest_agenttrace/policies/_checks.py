@@ -308,7 +308,7 @@ class PolicyChecks:
         forest = self.forest
         problems: list[str] = []
         if options.unfinished_spans != "ignore":
-            found = _timing.unfinished_problems(self.unfinished)
+            found = _timing.unfinished_problems(self.unfinished, setting=options.unfinished_spans)
             if options.unfinished_spans == "fail":
                 problems += found
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from textwrap import dedent
 from typing import Any
@@ -61,7 +62,7 @@ def otel_accepts(value: str) -> bool:
         ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra", "expected 55"),
         ("00-00000000000000000000000000000000-b7ad6b7169203331-01", "all-zero trace id"),
         ("00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", "all-zero span id"),
-        (42, "42 is a int, not a string"),
+        (42, "42 is an int, not a str"),
     ],
 )
 def test_diagnosis_names_the_defect(value, defect):
@@ -331,3 +332,31 @@ def test_spy_keeps_a_composite_propagator_and_restores_it(pytester: pytest.Pytes
     )
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=1, failed=1)
+
+
+# -- what a bad carrier is called ------------------------------------------------------------
+def test_a_string_trace_context_is_called_a_string_not_a_mapping(agenttrace):
+    agent_redis.unwrap('{"payload": 1, "trace_context": "00-abc"}')
+    (call,) = agenttrace.propagator_spy.extracts
+    assert call.defect == "the carrier was a str, not a mapping of trace headers: '00-abc'"
+    assert call.diagnosis() == (
+        "extract() in thread 'MainThread': the carrier was a str, not a mapping of trace "
+        "headers: '00-abc'"
+    )
+
+
+def test_a_trace_context_encoded_twice_says_so(agenttrace):
+    carrier = json.dumps({"traceparent": VALID})
+    agent_redis.unwrap(json.dumps({"payload": 1, "trace_context": carrier}))
+    (call,) = agenttrace.propagator_spy.extracts
+    assert call.defect is not None
+    assert call.defect.startswith("the carrier was a str, not a mapping of trace headers: ")
+    assert call.defect.endswith(" (a JSON object encoded once more: decode it before extract())")
+
+
+def test_an_integer_traceparent_is_called_an_int(agenttrace):
+    # the Redis helpers' getter reads 123 as "123" (OpenTelemetry's own getter makes the
+    # W3C propagator raise TypeError): the diagnosis still sees the int
+    agent_redis.unwrap({"payload": 1, "trace_context": {"traceparent": 123}})
+    (call,) = agenttrace.propagator_spy.extracts
+    assert call.defect == "traceparent malformed: 123 is an int, not a str"
