@@ -200,3 +200,13 @@ def test_failure_trees_paste_back_with_gaps(roots: list[Node], data: st.DataObje
         tree = str(error).split("\n\n")[1]
         if "missing:" not in tree:
             assert_trace_tree(forest, tree)
+
+
+def test_characters_that_split_lines_paste_back() -> None:
+    # str.splitlines() breaks at \x85 and \u2028, which JSON leaves raw
+    tree = Node("a\x85b", attributes={"odd\u2028key": ["\x85"], "k": "x\u2029y\nz"})
+    forest = emit([tree])
+    text = render_tree(forest)
+    assert len(text.splitlines()) == 1
+    assert_trace_tree(forest, text)
+    assert_trace_tree(forest, render_tree(forest, "box"))
