@@ -45,6 +45,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", marker_help())
     config.stash[_SUITE_OPTIONS] = suite_options(config)
     receiver_settings(config)  # validated now: a bad value stops the run before any test
+    if config.pluginmanager.has_plugin("pytest_opentelemetry"):  # it imported OTel already
+        from .capture._router import AMBIENT_TRACERS, INSTALLATION
+
+        # for the rest of the process: its spans may outlive this session
+        INSTALLATION.router.ambient_tracers = AMBIENT_TRACERS
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -78,7 +78,7 @@ class Capture(SpanQueries):
         # Parents that are not orphans though never captured: spans open since
         # before the test (a fixture's or a CI plugin's span around it).
         self._ambient_parents = set(router.open_outside)
-        self._ambient_parents.update(router.ambient_open)
+        self._ambient_parents.update(router.ambient_recent)
         current = trace.get_current_span().get_span_context()
         if current.is_valid and not current.is_remote:
             self._ambient_parents.add((current.trace_id, current.span_id))

@@ -54,9 +54,10 @@ _PENDING_PROBLEMS_LIMIT = 100
 # per session, test, phase and fixture). Their spans are the test's surroundings,
 # not its subject: never captured, never unfinished, legitimate parents.
 AMBIENT_TRACERS = frozenset({"pytest-opentelemetry"})
-# Open ambient spans. Bounded and oldest-out: pytest-opentelemetry starts one span
-# per test that it never ends, and only the recent ones can be a parent.
-_AMBIENT_OPEN_LIMIT = 256
+# Recent ambient spans, oldest out: pytest-opentelemetry starts one span per test
+# that it never ends, and only recent ones can be a parent. Never removed on end:
+# an ended one is still no orphan-maker, and on_end stays free of the check.
+_AMBIENT_RECENT_LIMIT = 256
 BETWEEN_TESTS = " (between tests, before this one)"  # how such a finding says so
 
 
@@ -82,21 +83,21 @@ class SpanRouter(SpanProcessor):
         self.pending_problems: collections.deque[str] = collections.deque(
             maxlen=_PENDING_PROBLEMS_LIMIT
         )
-        self.ambient_open: collections.OrderedDict[tuple[int, int], None] = (
+        # set by the plugin when a CI tracing plugin is loaded: only then does each
+        # span start pay for the check
+        self.ambient_tracers: frozenset[str] = frozenset()
+        self.ambient_recent: collections.OrderedDict[tuple[int, int], None] = (
             collections.OrderedDict()
         )
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         capture = self.active
-        scope = span.instrumentation_scope
-        if scope is not None and scope.name in AMBIENT_TRACERS:
-            key = span_key(span)
-            self.ambient_open[key] = None
-            if len(self.ambient_open) > _AMBIENT_OPEN_LIMIT:
-                self.ambient_open.popitem(last=False)
-            if capture is not None:
-                capture._ambient_parents.add(key)
-        elif capture is not None:
+        if self.ambient_tracers:
+            scope = span.instrumentation_scope
+            if scope is not None and scope.name in self.ambient_tracers:
+                self._ambient_start(span, capture)
+                return
+        if capture is not None:
             # The live span: it shows its end when it ends, so no snapshot is kept.
             capture._started.append(span)
             # Span data names no thread; the thread-pool context-loss check needs
@@ -107,11 +108,16 @@ class SpanRouter(SpanProcessor):
         elif len(self.open_outside) < _OPEN_OUTSIDE_LIMIT:
             self.open_outside.add(span_key(span))
 
+    def _ambient_start(self, span: Span, capture: Capture | None) -> None:
+        key = span_key(span)
+        recent = self.ambient_recent
+        recent[key] = None
+        if len(recent) > _AMBIENT_RECENT_LIMIT:
+            recent.popitem(last=False)
+        if capture is not None:
+            capture._ambient_parents.add(key)
+
     def on_end(self, span: ReadableSpan) -> None:
-        scope = span.instrumentation_scope
-        if scope is not None and scope.name in AMBIENT_TRACERS:
-            self.ambient_open.pop(span_key(span), None)
-            return
         capture = self.active
         if capture is not None:
             # next() on a count is atomic: any end after a query changes the tick
