@@ -49,3 +49,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Page | Non
     if file_path.suffix == ".md" and file_path.parent.resolve() == pages.DOCS:
         return Page.from_parent(parent, path=file_path)
     return None
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest-opentelemetry off in the runs pytester starts (see tests/conftest.py)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:pytest_opentelemetry")
+    return pytester

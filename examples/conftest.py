@@ -40,3 +40,10 @@ def stub_api(_stub_server: StubAPI) -> Iterator[StubAPI]:
 @pytest.fixture
 def services(stub_api: StubAPI) -> Services:
     return Services(embedding_url=stub_api.url, llm_url=stub_api.url)
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest-opentelemetry off in the runs pytester starts (see tests/conftest.py)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:pytest_opentelemetry")
+    return pytester

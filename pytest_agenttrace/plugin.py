@@ -56,6 +56,11 @@ def pytest_configure(config: pytest.Config) -> None:
     receiver_settings(config)  # validated now: a bad value stops the run before any test
     configure_html(config)
     _configure_seeing(config)
+    if config.pluginmanager.has_plugin("pytest_opentelemetry"):  # it imported OTel already
+        from .capture._router import AMBIENT_TRACERS, INSTALLATION
+
+        # for the rest of the process: its spans may outlive this session
+        INSTALLATION.router.ambient_tracers = AMBIENT_TRACERS
 
 
 def _configure_seeing(config: pytest.Config) -> None:

@@ -68,6 +68,7 @@ class Capture(SpanQueries):
         # Parents that are not orphans though never captured: spans open since
         # before the test (a fixture's or a CI plugin's span around it).
         self._ambient_parents = set(router.open_outside)
+        self._ambient_parents.update(router.ambient_recent)
         current = trace.get_current_span().get_span_context()
         if current.is_valid and not current.is_remote:
             self._ambient_parents.add((current.trace_id, current.span_id))
@@ -96,6 +97,17 @@ class Capture(SpanQueries):
                     "receive nothing, and spans go to the provider set first (which "
                     "pytest-agenttrace captures). Set your provider at import time or in "
                     "conftest.py, or pass agenttrace.tracer_provider to the code."
+                ),
+                stacklevel=1,
+            )
+        if INSTALLATION.global_was_swapped():
+            warnings.warn(
+                AgentTraceWarning(
+                    "The global TracerProvider began delegating to a new SDK "
+                    "TracerProvider during the test (logfire.configure() called again?): "
+                    "spans made through it after that were not captured. Configure "
+                    "tracing once, at import time or in conftest.py; tests that start "
+                    "after the change capture the new provider."
                 ),
                 stacklevel=1,
             )

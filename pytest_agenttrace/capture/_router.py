@@ -52,6 +52,14 @@ _OPEN_OUTSIDE_LIMIT = 10_000
 _FINISHED_TRACES_LIMIT = 100_000
 # Receiver findings (a malformed export) made while no test was capturing.
 _PENDING_PROBLEMS_LIMIT = 100
+# Tracers of CI plugins that trace the test run itself (pytest-opentelemetry: a span
+# per session, test, phase and fixture). Their spans are the test's surroundings,
+# not its subject: never captured, never unfinished, legitimate parents.
+AMBIENT_TRACERS = frozenset({"pytest-opentelemetry"})
+# Recent ambient spans, oldest out: pytest-opentelemetry starts one span per test
+# that it never ends, and only recent ones can be a parent. Never removed on end:
+# an ended one is still no orphan-maker, and on_end stays free of the check.
+_AMBIENT_RECENT_LIMIT = 256
 BETWEEN_TESTS = " (between tests, before this one)"  # how such a finding says so
 
 
@@ -77,9 +85,20 @@ class SpanRouter(SpanProcessor):
         self.pending_problems: collections.deque[str] = collections.deque(
             maxlen=_PENDING_PROBLEMS_LIMIT
         )
+        # set by the plugin when a CI tracing plugin is loaded: only then does each
+        # span start pay for the check
+        self.ambient_tracers: frozenset[str] = frozenset()
+        self.ambient_recent: collections.OrderedDict[tuple[int, int], None] = (
+            collections.OrderedDict()
+        )
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         capture = self.active
+        if self.ambient_tracers:
+            scope = span.instrumentation_scope
+            if scope is not None and scope.name in self.ambient_tracers:
+                self._ambient_start(span, capture)
+                return
         if capture is not None:
             # The live span: it shows its end when it ends, so no snapshot is kept.
             capture._started.append(span)
@@ -93,6 +112,15 @@ class SpanRouter(SpanProcessor):
                 capture._origins[id(span)] = (threading.current_thread(), task)
         elif len(self.open_outside) < _OPEN_OUTSIDE_LIMIT:
             self.open_outside.add(span_key(span))
+
+    def _ambient_start(self, span: Span, capture: Capture | None) -> None:
+        key = span_key(span)
+        recent = self.ambient_recent
+        recent[key] = None
+        if len(recent) > _AMBIENT_RECENT_LIMIT:
+            recent.popitem(last=False)
+        if capture is not None:
+            capture._ambient_parents.add(key)
 
     def on_end(self, span: ReadableSpan) -> None:
         capture = self.active
@@ -202,6 +230,20 @@ class _OTelLogRouter(logging.Handler):
 _OTEL_LOGGER = "opentelemetry"
 
 
+def sdk_provider_behind(provider: Any) -> Any:
+    """The SDK TracerProvider a wrapping provider delegates to, else `provider` itself.
+
+    Logfire's `logfire.configure()` sets a proxy as the global provider whose
+    `provider` is the SDK TracerProvider that makes its spans. It swaps that for a
+    new one when configure() is called again, so the capture attaches to the one
+    behind the proxy at each test's start, never to the proxy once.
+    """
+    inner = getattr(provider, "provider", None)
+    if not isinstance(provider, TracerProvider) and isinstance(inner, TracerProvider):
+        return inner
+    return provider
+
+
 class _Installation:
     """Process-wide state: the router and the providers it is attached to."""
 
@@ -222,6 +264,7 @@ class _Installation:
         return self._own_provider
 
     def attach(self, provider: Any) -> None:
+        provider = sdk_provider_behind(provider)
         if not isinstance(provider, TracerProvider):
             raise ProviderNotSupportedError(
                 f"pytest-agenttrace can only capture from an OpenTelemetry SDK "
@@ -240,6 +283,15 @@ class _Installation:
         logger = logging.getLogger(_OTEL_LOGGER)
         if self.log_router not in logger.handlers:
             logger.addHandler(self.log_router)
+
+    def global_was_swapped(self) -> bool:
+        """The global provider delegates to an SDK provider we are not attached to.
+
+        Only a wrapping provider (Logfire's, reconfigured during the test) gets
+        there: the global itself can be set only once.
+        """
+        provider = sdk_provider_behind(trace.get_tracer_provider())
+        return isinstance(provider, TracerProvider) and provider not in self._attached
 
     def ensure_global(self) -> None:
         """Attach to the global provider, installing ours if the code set none."""

@@ -310,7 +310,7 @@ class PolicyChecks:
         if options.unfinished_spans != "ignore" and any(
             span.end_time is None for span in list(self._started)
         ):
-            found = _timing.unfinished_problems(self.unfinished)
+            found = _timing.unfinished_problems(self.unfinished, setting=options.unfinished_spans)
             if options.unfinished_spans == "fail":
                 problems += found
             else:

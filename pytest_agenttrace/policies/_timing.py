@@ -233,9 +233,18 @@ def outliving_problems(spans: Sequence[CapturedSpan], source: str = "") -> list[
 
 
 # -- unfinished spans -------------------------------------------------------------------------
-def unfinished_problems(open_spans: Sequence[CapturedSpan]) -> list[str]:
+def unfinished_problems(open_spans: Sequence[CapturedSpan], *, setting: str = "fail") -> list[str]:
+    """The finding, its advice fitting `setting`: the unfinished_spans value in force."""
     if not open_spans:
         return []
+    if setting == "warn":
+        settings = (
+            'unfinished_spans = "warn" is set, so this only warns; "fail" makes it fail '
+            'the test, "ignore" silences it.'
+        )
+    else:
+        settings = 'To allow this, set unfinished_spans = "warn" or "ignore".'
+
     now = time.time_ns()
     bullets = [
         f"{where(span)}: open for {seconds(max(now - span.start_time, 0) / 1e9)}"
@@ -247,7 +256,7 @@ def unfinished_problems(open_spans: Sequence[CapturedSpan]) -> list[str]:
             bullets,
             "A hung agent, or a span started without `with` and never end()ed. End spans "
             "in a `with` block or a `finally:`, or wait for background work before the test "
-            "returns: agenttrace.wait_for(complete=True). To allow this, set unfinished_spans "
-            f'= "warn" or "ignore". See {docs("timing.md#unfinished-spans")}',
+            f"returns: agenttrace.wait_for(complete=True). {settings} "
+            f"See {docs('timing.md#unfinished-spans')}",
         )
     ]

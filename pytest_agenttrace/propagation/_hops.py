@@ -191,6 +191,12 @@ class Analysis:
             return "started right after an extract() that found no usable context"
         enclosing = self.enclosing_span(root, test_thread_only=True)
         if enclosing is not None and not self._busy_before(root, enclosing):
+            # The test thread's open span is the evidence; the blame goes to the
+            # innermost open span of that trace in any thread: with nested pools
+            # (test thread -> worker -> its own worker) the lost hop is the inner one.
+            innermost = self.enclosing_span(root, test_thread_only=False)
+            if innermost is not None and innermost.trace_id == enclosing.trace_id:
+                enclosing = innermost
             return self.worker_reason(root, enclosing)
         injector = self.injected_for(root)
         if injector is not None:

@@ -39,6 +39,8 @@ class _TolerantGetter(Getter[Mapping[str, Any]]):
     """Reads any mapping; non-string values become text instead of crashing the propagator."""
 
     def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
+        if not isinstance(carrier, Mapping):  # a hostile message: the spy says what it was
+            return None
         value = carrier.get(key)
         if value is None:
             return None
@@ -49,7 +51,7 @@ class _TolerantGetter(Getter[Mapping[str, Any]]):
         return [_text(value)]
 
     def keys(self, carrier: Mapping[str, Any]) -> list[str]:
-        return [str(key) for key in carrier]
+        return [str(key) for key in carrier] if isinstance(carrier, Mapping) else []
 
 
 def _text(value: Any) -> str:
@@ -114,12 +116,14 @@ def unwrap(raw: Any) -> tuple[Any, Context, Mapping[str, Any]]:
         payload = message.get(PAYLOAD, message) if TRACE_CONTEXT in message else message
     else:
         carrier, payload = {}, message
-    if not isinstance(carrier, Mapping):
-        carrier = {"trace_context": carrier}
     try:
+        # a non-mapping carrier goes to extract() as it is, so the propagator spy
+        # can say what it was ("the carrier was a str, not a mapping...")
         context = propagate.extract(carrier, getter=_GETTER)
     except Exception:  # a custom propagator choking on a hostile carrier
         context = Context()
+    if not isinstance(carrier, Mapping):
+        carrier = {TRACE_CONTEXT: carrier}
     return payload, context, carrier
 
 

@@ -9,6 +9,7 @@ active and the context that came out, and failure messages quote it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import time
 from collections.abc import Mapping
@@ -138,7 +139,7 @@ def diagnose_traceparent(value: Any) -> str | None:
     defect precisely.
     """
     if not isinstance(value, str):
-        return f"traceparent malformed: {_preview(value)} is a {type(value).__name__}, not a string"
+        return f"traceparent malformed: {_preview(value)} is {_a(value)}, not a str"
     shown = _preview(value)
     text = value.strip(" \t")
     if not text:
@@ -183,6 +184,12 @@ def diagnose_traceparent(value: Any) -> str | None:
     return None
 
 
+def _a(value: Any) -> str:
+    """`an int`, `a list`: the value's type with its article."""
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
 def _preview(value: Any) -> str:
     text = repr(value)
     if len(text) > _VALUE_PREVIEW:
@@ -212,14 +219,34 @@ def _read_headers(carrier: Any, getter: Any) -> dict[str, Any]:
     return found
 
 
+def _raw_traceparent(carrier: Any, read: Any) -> Any:
+    """The carrier's own traceparent value, before a getter made text of it: a getter
+    that turns 123 into '123' would have the diagnosis count characters of an int."""
+    if isinstance(carrier, Mapping):
+        try:
+            value = carrier.get(TRACEPARENT)
+        except Exception:
+            return read
+        if isinstance(value, (list, tuple)):
+            value = value[0] if value else read
+        if value is not None and not isinstance(value, (str, bytes)):
+            return value
+    return read
+
+
 def _extract_defect(
     carrier: Any, getter: Any, headers: Mapping[str, Any], propagator: Any = None
 ) -> str | None:
     if TRACEPARENT in headers:
-        return diagnose_traceparent(headers[TRACEPARENT])
+        return diagnose_traceparent(_raw_traceparent(carrier, headers[TRACEPARENT]))
     keys = _carrier_keys(carrier, getter)
     if carrier is None:
         return "the carrier was None (no trace headers at all)"
+    if not isinstance(carrier, Mapping) and (
+        # no getter reads headers out of a scalar; the default one reads only mappings
+        isinstance(carrier, (str, bytes, int, float)) or isinstance(getter, textmap.DefaultGetter)
+    ):
+        return _not_a_mapping(carrier)
     try:
         fields = set(propagator.fields) if propagator is not None else {TRACEPARENT}
     except Exception:
@@ -230,6 +257,17 @@ def _extract_defect(
             f"(it reads {', '.join(sorted(fields)) or 'no fields'}; {describe_keys(keys)})"
         )
     return f"the carrier had no traceparent ({describe_keys(keys)})"
+
+
+def _not_a_mapping(carrier: Any) -> str:
+    text = f"the carrier was {_a(carrier)}, not a mapping of trace headers: {_preview(carrier)}"
+    if isinstance(carrier, (str, bytes)):
+        try:
+            if isinstance(json.loads(carrier), Mapping):
+                return text + " (a JSON object encoded once more: decode it before extract())"
+        except (ValueError, RecursionError):
+            pass
+    return text
 
 
 class PropagatorSpy(textmap.TextMapPropagator):

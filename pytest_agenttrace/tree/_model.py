@@ -207,11 +207,22 @@ def check_ordered_children(node: ExpectedSpan, *, ordered_everywhere: bool) -> N
             )
 
 
+# Characters str.splitlines() breaks a line at: JSON leaves the ones above \x1f raw,
+# and a printed tree must read back one span per line.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_RAW_BREAKS = {ord(char): f"\\u{ord(char):04x}" for char in "\x85\u2028\u2029"}
+
+
+def to_json(value: Any) -> str:
+    """JSON text that stays on one line (and keeps other non-ASCII readable)."""
+    return json.dumps(value, ensure_ascii=False).translate(_RAW_BREAKS)
+
+
 def format_name(name: NamePattern) -> str:
     if not isinstance(name, str):
         return f"re.compile({name.pattern!r})"
     if needs_quotes(name):
-        return json.dumps(name, ensure_ascii=False)
+        return to_json(name)
     return name
 
 
@@ -219,7 +230,7 @@ def needs_quotes(name: str) -> bool:
     return (
         not name
         or name != name.strip(" ")
-        or any(char in name for char in '{[#"\t')
+        or any(char in name for char in '{[#"\t' + _LINE_BREAKS)
         or name == ELLIPSIS_LINE
         or name.startswith(DESCENDANT_PREFIX)
         or name[0] in BOX_CHARS
@@ -228,8 +239,12 @@ def needs_quotes(name: str) -> bool:
 
 def format_service(service: str) -> str:
     """`service=NAME`, quoted when the name would not read back as one flag."""
-    plain = service and not any(char in service for char in ',[]"#') and service == service.strip()
-    return SERVICE_FLAG + (service if plain else json.dumps(service, ensure_ascii=False))
+    plain = (
+        service
+        and not any(char in service for char in ',[]"#' + _LINE_BREAKS)
+        and service == service.strip()
+    )
+    return SERVICE_FLAG + (service if plain else to_json(service))
 
 
 def format_value(value: Any) -> str:
@@ -239,13 +254,13 @@ def format_value(value: Any) -> str:
     if isinstance(value, tuple):
         value = list(value)
     try:
-        return json.dumps(value, ensure_ascii=False)
+        return to_json(value)
     except (TypeError, ValueError):
         return repr(value)
 
 
 def format_key(key: str) -> str:
-    return key if BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+    return key if BARE_KEY.fullmatch(key) else to_json(key)
 
 
 def format_attributes(attributes: Mapping[str, Any]) -> str:

@@ -290,18 +290,25 @@ def test_non_sdk_global_provider_warns_and_injection_still_works(
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
-def test_loading_the_plugin_does_not_import_opentelemetry(pytester: pytest.Pytester) -> None:
+def test_loading_the_plugin_does_not_import_opentelemetry(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Other installed plugins (logfire's) import opentelemetry as they load: only
+    # ours is loaded, through its entry point, as autoload would.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(
         dedent(
             """
             import sys
 
-            def test_light():
+            def test_light(request):
+                assert request.config.pluginmanager.has_plugin("agenttrace")
                 assert not [m for m in sys.modules if m.startswith("opentelemetry")]
             """
         )
     )
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    result = pytester.runpytest_subprocess("-p", "agenttrace", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
 
 
 def test_spans_of_tests_without_the_fixture_are_not_reported_as_leaked(

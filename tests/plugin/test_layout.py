@@ -29,6 +29,7 @@ ALLOWED = {
     "remote": {"capture", "tree"},
     "report": {"capture", "tree", "propagation", "policies", "remote"},
     "redis": {"propagation"},
+    "strategies": {"tree"},
     "_fixture": {"capture", "tree", "propagation", "policies", "remote"},
     "plugin": {"capture", "tree", "propagation", "policies", "remote", "report", "_fixture"},
     "": {"capture", "tree", "propagation", "policies", "_fixture"},

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from textwrap import dedent
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_agenttrace._options import AgentTraceOptions, _parse
 
 FAILING_TEST = dedent(
     """
@@ -184,3 +190,37 @@ def test_an_ini_value_nested_thousands_deep_is_a_usage_error(pytester: pytest.Py
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*agenttrace_timeout_budgets*nested too deeply*"])
     assert "Traceback" not in result.stderr.str()
+
+
+# -- any value: a setting or a UsageError naming the option, never anything else -----------
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=10**300, max_value=10**400)
+    | st.floats()
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+texts = st.one_of(
+    st.text(max_size=40),
+    json_values.map(json.dumps),
+    st.builds(lambda depth: "[" * depth + "]" * depth, st.integers(1000, 5000)),
+    st.builds(lambda n: f'{{"a*": {n}}}', st.integers(10**300, 10**400)),
+)
+
+
+@settings(max_examples=300)
+@given(
+    field=st.sampled_from([field.name for field in dataclasses.fields(AgentTraceOptions)]),
+    value=st.one_of(json_values, texts),
+)
+def test_any_option_value_is_a_setting_or_a_usage_error(field: str, value: object) -> None:
+    fields = {f.name: f for f in dataclasses.fields(AgentTraceOptions)}
+    try:
+        _parse(fields[field], value, f"@pytest.mark.agenttrace({field}=...)")
+    except pytest.UsageError as error:
+        assert str(error).startswith(f"@pytest.mark.agenttrace({field}=...): ")

@@ -458,6 +458,14 @@ def test_unfinished_spans_marker_warn_and_ignore(pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(
         ["*AgentTraceWarning: 1 span(s) were started but never ended during the test:"]
     )
+    # the advice fits the setting in force: no "set it to warn" when it is warn already
+    result.stdout.fnmatch_lines(
+        [
+            '*unfinished_spans = "warn" is set, so this only warns; "fail" makes it fail the '
+            'test, "ignore" silences it. See docs/timing.md#unfinished-spans'
+        ]
+    )
+    result.stdout.no_fnmatch_line("*To allow this*")
 
 
 def test_unfinished_spans_ini(pytester: pytest.Pytester) -> None:

@@ -53,6 +53,33 @@ def test_thread_pool_without_copy_context_is_a_broken_hop(agenttrace):
     assert "`retrieval_agent` has no parent: it is the root of trace" in str(error.value)
 
 
+def square(n: int) -> int:
+    with tracer.start_as_current_span("square"), ThreadPoolExecutor(1) as inner:
+        # context lost again one level down: cube starts a trace of its own
+        return inner.submit(cube, n).result()
+
+
+def cube(n: int) -> int:
+    with tracer.start_as_current_span("cube"):
+        return n**3
+
+
+def test_nested_thread_pools_blame_the_inner_hop(agenttrace: AgentTrace) -> None:
+    with (
+        tracer.start_as_current_span("root"),
+        ThreadPoolExecutor(1, thread_name_prefix="outer") as outer,
+    ):
+        # the outer hop carries the context: square is root's child in thread outer_0
+        outer.submit(contextvars.copy_context().run, square, 2).result()
+    agenttrace.assert_propagated("root", "square", via="parent")
+    (hop,) = agenttrace.broken_hops
+    assert hop.span.name == "cube"
+    assert hop.reason.startswith("started with no parent in thread 'ThreadPoolExecutor-")
+    assert hop.reason.endswith(
+        " while `square` was active in thread 'outer_0' (context not carried into the worker)"
+    )
+
+
 def test_run_in_executor_loses_context(agenttrace):
     async def main() -> None:
         with tracer.start_as_current_span("orchestrator"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from textwrap import dedent
 from typing import Any
@@ -17,6 +18,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from pytest_agenttrace import AgentTrace
 from pytest_agenttrace import redis as agent_redis
+from pytest_agenttrace import strategies as ats
 from pytest_agenttrace.propagation._spy import PropagatorSpy, diagnose_traceparent
 
 tracer = trace.get_tracer("tests.spy")
@@ -61,7 +63,7 @@ def otel_accepts(value: str) -> bool:
         ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra", "expected 55"),
         ("00-00000000000000000000000000000000-b7ad6b7169203331-01", "all-zero trace id"),
         ("00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", "all-zero span id"),
-        (42, "42 is a int, not a string"),
+        (42, "42 is an int, not a str"),
     ],
 )
 def test_diagnosis_names_the_defect(value, defect):
@@ -97,18 +99,14 @@ def fields() -> st.SearchStrategy[str]:
 
 
 traceparents = st.one_of(
+    ats.traceparents(),
+    ats.malformed_traceparents(),  # each defect the diagnosis names
+    # and near misses of no particular kind
     st.text(max_size=80),
     st.builds(
         lambda parts, extra: "-".join(parts) + extra,
         st.lists(fields(), min_size=1, max_size=5),
         st.sampled_from(["", " ", "\t", "-", "-x"]),
-    ),
-    st.builds(
-        lambda v, t, s, f: f"{v}-{t}-{s}-{f}",
-        st.sampled_from(["00", "01", "ff", "0", "000", "0A"]),
-        st.text(alphabet=HEX, min_size=31, max_size=33) | st.just("0" * 32),
-        st.text(alphabet=HEX, min_size=15, max_size=17) | st.just("0" * 16),
-        st.text(alphabet=HEX, min_size=1, max_size=3),
     ),
 )
 
@@ -138,17 +136,23 @@ def test_spy_records_the_defect_of_every_malformed_header(agenttrace, value):
         assert call.carrier_keys == ("traceparent", "payload")
 
 
-carriers = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text() | st.binary(),
-    lambda children: (
-        st.lists(children, max_size=3)
-        | st.dictionaries(
-            st.text(max_size=12) | st.sampled_from(["traceparent", "trace_context"]),
-            children,
-            max_size=4,
-        )
+carriers = st.one_of(
+    # sampled: an unsampled parent would drop the consumer span the test counts
+    ats.carriers(traceparent=ats.traceparents(sampled=True), garbage=True),
+    ats.malformed_carriers(),
+    # and any JSON-like shape at all
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text() | st.binary(),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(
+                st.text(max_size=12) | st.sampled_from(["traceparent", "trace_context"]),
+                children,
+                max_size=4,
+            )
+        ),
+        max_leaves=10,
     ),
-    max_leaves=10,
 )
 
 
@@ -331,3 +335,31 @@ def test_spy_keeps_a_composite_propagator_and_restores_it(pytester: pytest.Pytes
     )
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=1, failed=1)
+
+
+# -- what a bad carrier is called ------------------------------------------------------------
+def test_a_string_trace_context_is_called_a_string_not_a_mapping(agenttrace):
+    agent_redis.unwrap('{"payload": 1, "trace_context": "00-abc"}')
+    (call,) = agenttrace.propagator_spy.extracts
+    assert call.defect == "the carrier was a str, not a mapping of trace headers: '00-abc'"
+    assert call.diagnosis() == (
+        "extract() in thread 'MainThread': the carrier was a str, not a mapping of trace "
+        "headers: '00-abc'"
+    )
+
+
+def test_a_trace_context_encoded_twice_says_so(agenttrace):
+    carrier = json.dumps({"traceparent": VALID})
+    agent_redis.unwrap(json.dumps({"payload": 1, "trace_context": carrier}))
+    (call,) = agenttrace.propagator_spy.extracts
+    assert call.defect is not None
+    assert call.defect.startswith("the carrier was a str, not a mapping of trace headers: ")
+    assert call.defect.endswith(" (a JSON object encoded once more: decode it before extract())")
+
+
+def test_an_integer_traceparent_is_called_an_int(agenttrace):
+    # the Redis helpers' getter reads 123 as "123" (OpenTelemetry's own getter makes the
+    # W3C propagator raise TypeError): the diagnosis still sees the int
+    agent_redis.unwrap({"payload": 1, "trace_context": {"traceparent": 123}})
+    (call,) = agenttrace.propagator_spy.extracts
+    assert call.defect == "traceparent malformed: 123 is an int, not a str"

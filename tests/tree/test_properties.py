@@ -8,9 +8,11 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opentelemetry.trace import SpanKind, StatusCode
-from span_trees import Node, emit
+from opentelemetry.trace import StatusCode
+from span_trees import emit
 
+from pytest_agenttrace import strategies as ats
+from pytest_agenttrace.strategies import SpanTree
 from pytest_agenttrace.tree._match import _Flow, assert_trace_tree, trace_tree_matches
 from pytest_agenttrace.tree._model import format_expected
 from pytest_agenttrace.tree._parse import parse_expected
@@ -26,22 +28,21 @@ VALUES = st.one_of(
 )
 
 
-def nodes(depth: int) -> st.SearchStrategy[Node]:
-    children = st.lists(nodes(depth - 1), max_size=3) if depth > 0 else st.just([])
-    return st.builds(
-        Node,
-        name=st.sampled_from(NAMES),
-        kind=st.sampled_from(list(SpanKind)),
-        status=st.sampled_from([StatusCode.UNSET, StatusCode.ERROR, StatusCode.OK]),
+# span_trees.emit makes real spans of them with explicit start times (the order given)
+FORESTS = st.lists(
+    ats.span_trees(
+        names=st.sampled_from(NAMES),
+        statuses=st.sampled_from([StatusCode.UNSET, StatusCode.ERROR, StatusCode.OK]),
         attributes=st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=2),
-        children=children,
-    )
+        max_depth=4,
+        max_width=3,
+    ),
+    min_size=1,
+    max_size=2,
+)
 
 
-FORESTS = st.lists(nodes(3), min_size=1, max_size=2)
-
-
-def all_nodes(roots: list[Node]) -> list[Node]:
+def all_nodes(roots: list[SpanTree]) -> list[SpanTree]:
     found = []
     stack = list(roots)
     while stack:
@@ -51,7 +52,7 @@ def all_nodes(roots: list[Node]) -> list[Node]:
     return found
 
 
-def copy_tree(node: Node) -> Node:
+def copy_tree(node: SpanTree) -> SpanTree:
     return replace(
         node, attributes=dict(node.attributes), children=[copy_tree(c) for c in node.children]
     )
@@ -59,7 +60,7 @@ def copy_tree(node: Node) -> Node:
 
 @settings(max_examples=100, deadline=None)
 @given(FORESTS)
-def test_render_parse_render_is_stable(roots: list[Node]) -> None:
+def test_render_parse_render_is_stable(roots: list[SpanTree]) -> None:
     forest = emit(roots)
     text = render_tree(forest)
     assert format_expected(parse_expected(text)) == text
@@ -69,7 +70,7 @@ def test_render_parse_render_is_stable(roots: list[Node]) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(FORESTS)
-def test_every_trace_matches_its_own_rendering(roots: list[Node]) -> None:
+def test_every_trace_matches_its_own_rendering(roots: list[SpanTree]) -> None:
     forest = emit(roots)
     assert_trace_tree(forest, render_tree(forest))
     assert_trace_tree(forest, render_tree(forest, "box"))
@@ -78,7 +79,7 @@ def test_every_trace_matches_its_own_rendering(roots: list[Node]) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(FORESTS, st.data())
-def test_a_single_mutation_fails(roots: list[Node], data: st.DataObject) -> None:
+def test_a_single_mutation_fails(roots: list[SpanTree], data: st.DataObject) -> None:
     expectation = render_tree(emit(roots))
     mutated = [copy_tree(root) for root in roots]
     candidates = all_nodes(mutated)
@@ -163,7 +164,7 @@ def test_flow_agrees_with_brute_force(problem: tuple[Any, ...], exact: bool) -> 
         assert all(low[i] <= flow.load[i] <= high[i] for i in range(len(low)))
 
 
-def mutate(roots: list[Node], data: st.DataObject) -> list[Node]:
+def mutate(roots: list[SpanTree], data: st.DataObject) -> list[SpanTree]:
     """A copy with up to two edits: renamed, duplicated or dropped spans, changed values."""
     mutated = [copy_tree(root) for root in roots]
     for _ in range(data.draw(st.integers(0, 2))):
@@ -183,7 +184,7 @@ def mutate(roots: list[Node], data: st.DataObject) -> list[Node]:
 
 @settings(max_examples=300, deadline=None)
 @given(FORESTS, st.data())
-def test_failure_trees_paste_back_with_gaps(roots: list[Node], data: st.DataObject) -> None:
+def test_failure_trees_paste_back_with_gaps(roots: list[SpanTree], data: st.DataObject) -> None:
     # An expectation with `...` gaps sprinkled in, against an edited trace: when it
     # fails, the printed tree must be a passing expectation for that trace.
     lines = []
@@ -200,3 +201,13 @@ def test_failure_trees_paste_back_with_gaps(roots: list[Node], data: st.DataObje
         tree = str(error).split("\n\n")[1]
         if "missing:" not in tree:
             assert_trace_tree(forest, tree)
+
+
+def test_characters_that_split_lines_paste_back() -> None:
+    # str.splitlines() breaks at \x85 and \u2028, which JSON leaves raw
+    tree = SpanTree("a\x85b", attributes={"odd\u2028key": ["\x85"], "k": "x\u2029y\nz"})
+    forest = emit([tree])
+    text = render_tree(forest)
+    assert len(text.splitlines()) == 1
+    assert_trace_tree(forest, text)
+    assert_trace_tree(forest, render_tree(forest, "box"))
