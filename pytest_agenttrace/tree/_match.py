@@ -743,10 +743,12 @@ class _Matcher:
         if not lines:
             return "\n".join([header, "", "(no spans captured)", "", HINT])
         frame = 6  # the header, the hint, where the complete tree is, blank lines
-        tree, complete = bounded_tree(lines, output_lines - frame if output_lines else 0)
+        # a bound smaller than the frame still bounds (the tree keeps a few lines)
+        tree_lines = max(output_lines - frame, 1) if output_lines > 0 else 0
+        tree, complete = bounded_tree(lines, tree_lines)
         if complete is None:
             return "\n".join([header, "", tree, "", HINT])
-        where = keep_full_text("\n".join([header, "", complete, "", HINT]) + "\n")
+        where = keep_full_text(complete + "\n")  # the tree alone: it pastes back as it is
         total = complete.count("\n") + 1
         return "\n".join(
             [
