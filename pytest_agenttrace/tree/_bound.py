@@ -27,12 +27,14 @@ def _is_difference(row: Row) -> bool:
     return bool(row.line.marks) or row.line.is_comment
 
 
-def bounded_tree(lines: Sequence[RenderLine], limit: int) -> tuple[str, str | None]:
+def bounded_tree(
+    lines: Sequence[RenderLine], limit: int, style: str = "indent"
+) -> tuple[str, str | None]:
     """(the text to print, the complete text when it was cut, else None).
 
     `limit` is the number of tree lines to print at most; 0 means no limit.
     """
-    rows = render_rows(lines)
+    rows = render_rows(lines, style)
     complete = align_marks([(row.text, row.line.marks) for row in rows])
     if limit <= 0 or len(rows) <= limit:
         return complete, None
@@ -146,7 +148,8 @@ def _elide(rows: list[Row], kept: set[int]) -> list[tuple[str, list[str]]]:
             spans += 0 if line.is_comment or line.head == ELLIPSIS_LINE else line.count
             matching = matching and not differs[index]
             index += 1
-        indent = "  " * rows[start].depth
+        first = rows[start]
+        indent = first.text[: len(first.text) - len(first.line.text())]  # its prefix
         what = ("matching " if matching else "") + ("span" if spans == 1 else "spans")
         printed.append((f"{indent}# … {spans:,} {what} …", []))
     return printed

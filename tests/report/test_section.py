@@ -346,3 +346,40 @@ def test_many_traces_and_open_spans_stay_in_view_when_cut(pytester: pytest.Pytes
     assert all(re.fullmatch(r"trace [0-9a-f]{32} \(1 span\)", line) for line in lines[33:38])
     assert lines[38] == "… and 125 more traces"
     assert lines[39].startswith("… 223 of 260 lines not shown")
+
+
+def test_a_cut_section_shows_the_spans_a_failed_assert_tree_marked(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            from opentelemetry import trace
+
+            def test_typo(agenttrace):
+                tracer = trace.get_tracer("t")
+                with tracer.start_as_current_span("orchestrator"):
+                    for n in range(2_000):
+                        tracer.start_span("chunk", attributes={"n": n}).end()
+                expected = agenttrace.render(style="indent").replace("{n: 1500}", "{n: -1}")
+                agenttrace.assert_tree(expected)
+            """
+        )
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    lines = section(result)
+    assert len(lines) <= 150
+    assert lines[0] == "orchestrator"
+    # the marked span and its neighbours, not the first 145 chunks
+    assert lines[1:7] == [
+        "├── # … 1,498 matching spans …",
+        "├── chunk {n: 1498}",
+        "├── chunk {n: 1499}",
+        "├── chunk {n: 1500}   # ✗ n: expected -1, got 1500",
+        "├── chunk {n: 1501}",
+        "├── chunk {n: 1502}",
+    ]
+    assert lines[7] == "├── # … 497 matching spans …"
+    footer = r"… 1,995 of 2,002 lines not shown .*: the complete section is in .*report\.txt"
+    assert re.fullmatch(footer, lines[-1]), lines[-1]
