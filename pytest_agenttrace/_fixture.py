@@ -63,12 +63,29 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
             return
         except AssertionError as error:
             self._tree_marks = getattr(error, MARKS_ATTRIBUTE, ())
-            hints = [self._awaiting_hint(), self._broken_hop_hint()]
+            hints = [self._open_hint(), self._awaiting_hint(), self._broken_hop_hint()]
             hint = "\n\n".join(text for text in hints if text)
             if not hint:
                 raise
             message = f"{error}\n\n{hint}"
         raise AssertionError(message)  # outside the except: no "During handling of..."
+
+    def _open_hint(self) -> str:
+        """Open spans are not in the tree: said, since one reads as `missing:` there."""
+        still_open = self.unfinished
+        if not still_open:
+            return ""
+        lines = [
+            f"{len(still_open)} span(s) had not ended when the tree was compared; "
+            f"assert_tree sees finished spans only. End them first, or "
+            f"agenttrace.wait_for(complete=True) for spans that other threads end:"
+        ]
+        for span in still_open[:10]:
+            chain = span.ancestor_chain()
+            lines.append(f"- {span.name}" + (f" (under {chain})" if chain else ""))
+        if len(still_open) > 10:
+            lines.append(f"- … and {len(still_open) - 10:,} more")
+        return "\n".join(lines)
 
     def _awaiting_hint(self) -> str:
         awaiting = self.awaiting_parents

@@ -175,3 +175,33 @@ def test_the_fixture_bounds_by_output_lines_and_keeps_the_tree_in_basetemp(
     assert len(message) <= 40
     (kept,) = (basetemp / "agenttrace").glob("*.assert_tree.txt")
     assert kept.read_text(encoding="utf-8").count("agent {n:") == 300
+
+
+def test_a_span_still_open_is_named_beside_its_missing_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from opentelemetry import trace
+
+        def test_hung(agenttrace):
+            tracer = trace.get_tracer("t")
+            with tracer.start_as_current_span("orchestrator"):
+                tracer.start_span("hung_agent")
+            agenttrace.assert_tree("orchestrator\\n  hung_agent")
+        """
+    )
+    result = pytester.runpytest("--agenttrace-unfinished-spans=ignore")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E       orchestrator",
+            "E         # ✗ missing: hung_agent",
+            "E       ",
+            "E       Paste the tree above*",
+            "E       ",
+            "E       1 span(s) had not ended when the tree was compared; assert_tree sees "
+            "finished spans only. End them first, or agenttrace.wait_for(complete=True) "
+            "for spans that other threads end:",
+            "E       - hung_agent (under orchestrator)",
+        ],
+        consecutive=True,
+    )
