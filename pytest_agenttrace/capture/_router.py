@@ -12,6 +12,7 @@ import collections
 import contextlib
 import logging
 import os
+import sys
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -244,6 +245,23 @@ def sdk_provider_behind(provider: Any) -> Any:
     return provider
 
 
+def logfire_provider() -> Any:
+    """Logfire's own SDK provider once `logfire.configure()` ran, else None.
+
+    When another provider was set globally first (pytest-opentelemetry's, the
+    distro's under `opentelemetry-instrument`), Logfire's proxy never becomes the
+    global one: its spans go to a provider only Logfire knows. Read through its
+    public instance, only if the app imported logfire.
+    """
+    logfire = sys.modules.get("logfire")
+    config = getattr(getattr(logfire, "DEFAULT_LOGFIRE_INSTANCE", None), "config", None)
+    try:
+        provider = sdk_provider_behind(config.get_tracer_provider()) if config else None
+    except Exception:  # another logfire than the one we know: capture what we can
+        return None
+    return provider if isinstance(provider, TracerProvider) else None
+
+
 class _Installation:
     """Process-wide state: the router and the providers it is attached to."""
 
@@ -290,8 +308,11 @@ class _Installation:
         Only a wrapping provider (Logfire's, reconfigured during the test) gets
         there: the global itself can be set only once.
         """
-        provider = sdk_provider_behind(trace.get_tracer_provider())
-        return isinstance(provider, TracerProvider) and provider not in self._attached
+        providers = [sdk_provider_behind(trace.get_tracer_provider()), logfire_provider()]
+        return any(
+            isinstance(provider, TracerProvider) and provider not in self._attached
+            for provider in providers
+        )
 
     def ensure_global(self) -> None:
         """Attach to the global provider, installing ours if the code set none."""
@@ -300,6 +321,9 @@ class _Installation:
             trace.set_tracer_provider(self.own_provider)
             provider = trace.get_tracer_provider()
         self.attach(provider)
+        beside = logfire_provider()
+        if beside is not None:
+            self.attach(beside)
 
 
 INSTALLATION = _Installation()

@@ -115,3 +115,35 @@ def test_a_failure_shows_the_logfire_spans(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*- Captured agenttrace call -*", "orchestrator {*"])
+
+
+AFTER_ANOTHER_PROVIDER = """
+    import logfire
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    # what pytest-opentelemetry or opentelemetry-instrument do before the app loads
+    trace.set_tracer_provider(TracerProvider())
+    logfire.configure(send_to_logfire=False, console=False)
+
+    def test_pipeline(agenttrace):
+        with logfire.span("orchestrator"):
+            with trace.get_tracer("app").start_as_current_span("llm_agent"):
+                with logfire.span("tool_agent"):
+                    pass
+        agenttrace.assert_tree('''
+            orchestrator
+              llm_agent
+                tool_agent
+        ''')
+"""
+
+
+def test_logfire_is_captured_when_another_provider_was_set_globally_first(
+    pytester: pytest.Pytester,
+) -> None:
+    """Logfire's proxy is then not the global provider; its own SDK provider is
+    captured too, and its spans nest with the global provider's."""
+    pytester.makepyfile(dedent(AFTER_ANOTHER_PROVIDER))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "ignore::UserWarning")
+    result.assert_outcomes(passed=1)
