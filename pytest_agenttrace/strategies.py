@@ -349,6 +349,17 @@ def span_trees(
             raise ValueError(
                 f"span_trees(): {argument} must be a whole number >= {least}, got {value!r}"
             )
+    for argument, given in (
+        ("names", names),
+        ("kinds", kinds),
+        ("statuses", statuses),
+        ("attributes", attributes),
+    ):
+        if given is not None and not isinstance(given, st.SearchStrategy):
+            raise TypeError(
+                f"span_trees(): {argument} must be a Hypothesis strategy, got {given!r}; "
+                f"for fixed choices use st.sampled_from({given!r})"
+            )
     names = names if names is not None else st.sampled_from(_AGENT_NAMES)
     kinds = kinds if kinds is not None else st.sampled_from(list(SpanKind))
     statuses = statuses if statuses is not None else st.just(StatusCode.UNSET)

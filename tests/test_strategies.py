@@ -162,6 +162,14 @@ def test_bad_bounds_are_named(arguments: dict[str, Any], message: str) -> None:
         ats.span_trees(**arguments)
 
 
+@pytest.mark.parametrize("argument", ["names", "kinds", "statuses", "attributes"])
+def test_a_plain_value_where_a_strategy_goes_is_named(argument: str) -> None:
+    with pytest.raises(
+        TypeError, match=f"span_trees\\(\\): {argument} must be a Hypothesis strategy"
+    ):
+        ats.span_trees(**{argument: ["a"]})
+
+
 def test_without_hypothesis_the_error_names_the_extra() -> None:
     code = "import sys; sys.modules['hypothesis'] = None\nimport pytest_agenttrace.strategies"
     result = subprocess.run(

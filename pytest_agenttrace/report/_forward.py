@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import urllib.parse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,16 @@ if TYPE_CHECKING:
 TIMEOUT = 2.0  # seconds for one export, retries included
 BATCH = 512  # spans per request: BatchSpanProcessor's default max_export_batch_size
 _EXPORTER_LOGGER = "opentelemetry.exporter"
+
+
+def redacted(url: str) -> str:
+    """The URL without a password: the warning lands in CI logs."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 class _Reasons(logging.Handler):
@@ -101,7 +112,7 @@ class Forwarder:
         self.failed = reason
         kind = "OTLP/gRPC" if self.target.protocol == "grpc" else "OTLP/HTTP"
         warn_for_session(
-            f"--agenttrace-forward: {kind} export to {self.target.endpoint} failed "
+            f"--agenttrace-forward: {kind} export to {redacted(self.target.endpoint)} failed "
             f"({reason}); forwarding is off for the rest of this session"
             + (f" ({self.sent} spans were sent before)" if self.sent else "")
         )

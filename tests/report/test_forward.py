@@ -237,3 +237,17 @@ def test_a_missing_exporter_package_is_a_usage_error_naming_the_extra(
             f"pip install 'pytest-agenttrace-otel[[]{extra}[]]'"
         ]
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://user:pw@127.0.0.1:1/v1/traces?x=1", "http://user:***@127.0.0.1:1/v1/traces?x=1"),
+        ("https://collector.example/v1/traces", "https://collector.example/v1/traces"),
+        ("grpc://token:secret@otel:4317", "grpc://token:***@otel:4317"),
+    ],
+)
+def test_a_password_in_the_url_never_reaches_the_warning(url: str, shown: str) -> None:
+    from pytest_agenttrace.report._forward import redacted
+
+    assert redacted(url) == shown
