@@ -7,19 +7,32 @@ reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.trace import SpanKind, StatusCode
 
-from ..capture._query import PRESENT, CapturedSpan, roots_of
+from ..capture._query import PRESENT, CapturedSpan, name_matches, roots_of
+from ._details import scope_name
+from ._matchers import Matcher
 from ._model import (
+    ANY_TARGET,
     DESCENDANT_PREFIX,
     ELLIPSIS_LINE,
+    EVENT_PREFIX,
+    LABEL_FLAG,
+    LINK_PREFIX,
+    NO_EVENTS_FLAG,
+    NO_LINKS_FLAG,
+    REMOTE_FLAG,
+    RESOURCE_FLAG,
+    SCOPE_FLAG,
+    ExpectedLink,
     ExpectedSpan,
     format_attributes,
     format_count,
+    format_flag_value,
     format_name,
     format_service,
 )
@@ -40,6 +53,8 @@ class RenderLine:
     head: str
     flags: list[str] = field(default_factory=list)
     children: list[RenderLine] = field(default_factory=list)
+    # `@` event and `->` link lines, written above the children
+    details: list[RenderLine] = field(default_factory=list)
     marks: list[str] = field(default_factory=list)
     count: int = 1
     is_comment: bool = False
@@ -55,7 +70,7 @@ class RenderLine:
         return self.head + (" [" + ", ".join(flags) + "]" if flags else "")
 
     def collapse_key(self) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
-        if self.children or self.is_comment or not self.collapsible:
+        if self.children or self.details or self.is_comment or not self.collapsible:
             return None
         return self.head, tuple(self.flags), tuple(self.marks)
 
@@ -103,9 +118,57 @@ def span_line(
     )
     if show_service and span.service is not None:
         flags.append(format_service(span.service))
-    if expected is not None and expected.ordered:
-        flags.append("ordered")
+    if expected is not None:
+        if expected.has_details:
+            flags += _detail_flags(span, expected)
+        if expected.ordered:
+            flags.append("ordered")
+        if expected.label is not None:
+            flags.append(LABEL_FLAG + expected.label)
     return RenderLine(head=head, flags=flags)
+
+
+def _detail_flags(span: CapturedSpan, expected: ExpectedSpan) -> list[str]:
+    """The expectation's flags as the actual span fulfils them (so they paste back)."""
+    flags = []
+    if expected.scope is not None:
+        flags.append(format_flag_value(SCOPE_FLAG, scope_name(span) or "*"))
+    if expected.resource:
+        shown = shown_attributes(expected.resource, span.resource)
+        if shown:
+            flags.append(RESOURCE_FLAG + format_attributes(shown))
+    if expected.remote_parent and span.has_remote_parent:
+        flags.append(REMOTE_FLAG)
+    if expected.no_events and not span.events:
+        flags.append(NO_EVENTS_FLAG)
+    if expected.no_links and not span.links:
+        flags.append(NO_LINKS_FLAG)
+    return flags
+
+
+def detail_lines(
+    span: CapturedSpan, expected: ExpectedSpan, fits: Callable[[ExpectedLink, Any], bool]
+) -> list[RenderLine]:
+    """The span's events and links as the expectation's `@` / `->` lines would take them,
+    with the actual values: pasted back, they hold for this span."""
+    found = []
+    if expected.events or expected.no_events:
+        for event in span.events:
+            named = next((e for e in expected.events if name_matches(e.name, event.name)), None)
+            shown = shown_attributes(named.attributes, event.attributes or {}) if named else {}
+            head = f"{EVENT_PREFIX} {display_name(event.name)}"
+            found.append(RenderLine(head=head + (" " + format_attributes(shown) if shown else "")))
+    if expected.links:
+        for link in span.links:
+            line = expected.links[0]
+            head = f"{LINK_PREFIX} {ANY_TARGET}"
+            for each in expected.links:
+                if each.target is not None and each.target.label is not None and fits(each, link):
+                    line, head = each, f"{LINK_PREFIX} {each.target.label}"
+                    break
+            shown = shown_attributes(line.attributes, link.attributes or {})
+            found.append(RenderLine(head=head + (" " + format_attributes(shown) if shown else "")))
+    return found
 
 
 def _shown_attributes(
@@ -113,11 +176,20 @@ def _shown_attributes(
 ) -> dict[str, Any]:
     if expected is None:
         return dict(actual) if all_attributes else {}
+    return shown_attributes(expected.attributes, actual)
+
+
+def shown_attributes(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys the expectation named, as they should paste back: `*` or a matcher
+    that matched stays as written (the pasted expectation keeps tolerating volatile
+    values); otherwise the actual value."""
     shown = {}
-    for key, want in expected.attributes.items():
-        if key in actual:
-            # `*` stays `*` so the pasted expectation keeps tolerating volatile values.
-            shown[key] = PRESENT if want is PRESENT else actual[key]
+    for key, want in expected.items():
+        if key not in actual:
+            continue
+        got = actual[key]
+        keep = (want is PRESENT or isinstance(want, Matcher)) and want == got
+        shown[key] = want if keep else got
     return shown
 
 
@@ -166,6 +238,7 @@ def walk(lines: Iterable[RenderLine]) -> list[RenderLine]:
         line = pending.pop()
         found.append(line)
         pending.extend(reversed(line.children))
+        pending.extend(reversed(line.details))
     return found
 
 
@@ -194,6 +267,7 @@ def collapse(lines: Sequence[RenderLine]) -> list[RenderLine]:
     """
     for line in reversed(walk(lines)):  # children before their parents
         line.children = _merge_runs(line.children)
+        line.details = _merge_runs(line.details)
     return _merge_runs(lines)
 
 
@@ -224,6 +298,8 @@ def count_marks(lines: Iterable[RenderLine]) -> int:
             total += 1 if line.is_comment else 0
             if line.children:
                 pending.append(line.children)
+            if line.details:
+                pending.append(line.details)
     return total
 
 
@@ -236,9 +312,10 @@ def render_lines(lines: Sequence[RenderLine], style: str = "indent") -> str:
     while pending:
         line, prefix, child_prefix = pending.pop()
         rows.append((prefix + line.text(), line.marks))
-        count = len(line.children)
+        below = line.details + line.children if line.details else line.children
+        count = len(below)
         for position in reversed(range(count)):
-            child = line.children[position]
+            child = below[position]
             if style == "indent":
                 pending.append((child, child_prefix + "  ", child_prefix + "  "))
             else:
