@@ -53,6 +53,7 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
     def assert_tree(self, expected: Any, **options: Any) -> None:
         """Assert the captured spans form the expected tree (see the syntax reference)."""
         __tracebackhide__ = True
+        options.setdefault("volatile", self.options.volatile_attributes)
         try:
             assert_trace_tree(self, expected, **options)
             return
@@ -81,7 +82,7 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
 
     def render(self, style: str = "box") -> str:
         """The captured trees as text (`box` as in reports, `indent` as in expectations)."""
-        return render_tree(self.forest, style=style)
+        return render_tree(self.forest, style=style, volatile=self.options.volatile_attributes)
 
 
 def start_capture(options: AgentTraceOptions) -> AgentTrace:

@@ -49,6 +49,7 @@ from ._render import (
     span_line,
     walk,
 )
+from ._volatile import DEFAULT_RULES, VolatileRules, rules_for
 
 __all__ = ["_Flow", "assert_trace_tree", "roots_of", "trace_tree_matches"]
 
@@ -82,13 +83,17 @@ _Shell = tuple[ExpectedSpan, CapturedSpan, RenderLine, int]
 # --------------------------------------------------------------------------- public
 
 
-def assert_trace_tree(spans: Any, expected: Any, *, ordered: bool = False) -> None:
+def assert_trace_tree(
+    spans: Any, expected: Any, *, ordered: bool = False, volatile: Iterable[str] | None = None
+) -> None:
     """Assert that the captured spans form exactly the expected tree.
 
     `spans`: the `agenttrace` capture (anything with `.forest`), a `SpanForest`, a
     `CapturedSpan` (its subtree), or an iterable of `ReadableSpan`/`CapturedSpan`.
     `expected`: the text form, `span(...)`, or a list of `span(...)` and `...`.
     `ordered=True` makes every level ordered (children in start order).
+    `volatile`: key globs added to the default volatile list of the failure's
+    rendering (`!glob`: print literally), as ini `agenttrace_volatile_attributes`.
     """
     __tracebackhide__ = True
     try:
@@ -96,8 +101,12 @@ def assert_trace_tree(spans: Any, expected: Any, *, ordered: bool = False) -> No
     except ExpectedTreeError as error:
         # The parser's frames say nothing to the user: the message names the line.
         raise error.with_traceback(None) from None
+    try:
+        rules = rules_for(volatile)
+    except ValueError as error:
+        raise ExpectedTreeError(f"volatile=: {error}") from None
     actual = _VirtualRoot(roots_of(spans))
-    matcher = _Matcher(ordered_everywhere=ordered, universe=actual)
+    matcher = _Matcher(ordered_everywhere=ordered, universe=actual, rules=rules)
     if matcher.matches(root_line, actual):
         return
     raise AssertionError(matcher.failure_message(root_line, actual))
@@ -315,8 +324,15 @@ def _literal(value: Any, kinds: tuple[type, ...]) -> Any:
 
 
 class _Matcher:
-    def __init__(self, *, ordered_everywhere: bool, universe: _VirtualRoot | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ordered_everywhere: bool,
+        universe: _VirtualRoot | None = None,
+        rules: VolatileRules = DEFAULT_RULES,
+    ) -> None:
         self.ordered_everywhere = ordered_everywhere
+        self.rules = rules
         # the spans a link may point at (a `-> label` line), indexed on first use
         self._universe = universe
         self._by_context: dict[tuple[int, int], CapturedSpan] | None = None
@@ -569,11 +585,11 @@ class _Matcher:
 
     def _shell(self, line: ExpectedSpan, span: CapturedSpan, shells: list[_Shell]) -> RenderLine:
         """A span's own line and marks; its children come when the worklist gets to it."""
-        rendered = span_line(span, line)
+        rendered = span_line(span, line, rules=self.rules)
         rendered.marks = own_differences(line, span, self.target_matches)
         if line.has_details:
             rendered.details = detail_lines(
-                span, line, lambda each, lk: link_fits(each, lk, self.target_matches)
+                span, line, lambda each, lk: link_fits(each, lk, self.target_matches), self.rules
             )
         if line.absent:
             rendered.marks += self.absent_found(line, span)
@@ -643,14 +659,17 @@ class _Matcher:
                 by_line.setdefault(overflow, []).append(rendered)
                 placed.append((child, rendered))
             else:
-                rendered = _plain(child, self._budget)
+                rendered = _plain(child, self._budget, self.rules)
                 rendered.marks.append("unexpected span")
                 placed.append((child, rendered))
         missing = self._mark_counts(level, by_line)
         if self.is_ordered(line):
             # In order, a `...` stands where the unlisted spans are, so the tree pastes back.
             placed += [(child, ellipsis_line()) for child in extras]
-        placed.sort(key=lambda entry: entry[0].start_time)
+        if self.is_ordered(line):
+            placed.sort(key=lambda entry: entry[0].start_time)
+        else:  # canonical: the same trace prints the same text whichever sibling started first
+            placed.sort(key=lambda e: (e[0].name, e[1].text(), e[0].start_time))
         result: list[RenderLine] = []
         for _, rendered in placed:
             if not (rendered.head == ELLIPSIS_LINE and result and result[-1].head == ELLIPSIS_LINE):
@@ -659,8 +678,8 @@ class _Matcher:
             result.append(ellipsis_line())
         return result + missing
 
-    @staticmethod
     def _same_shown_line(
+        self,
         level: _Level,
         lines: list[int],
         near: dict[int, tuple[CapturedSpan, int]],
@@ -671,9 +690,9 @@ class _Matcher:
             line = level.lines[index]
             if line.descendant or not name_matches(line.name, child.name):
                 continue
-            shown = span_line(child, line).text()
+            shown = span_line(child, line, rules=self.rules).text()
             if any(
-                owner == index and span_line(span, line).text() == shown
+                owner == index and span_line(span, line, rules=self.rules).text() == shown
                 for span, owner in near.values()
             ):
                 return index
@@ -746,9 +765,11 @@ def _extend_by_any_run(reachable: list[bool]) -> list[bool]:
     return extended
 
 
-def _plain(span: CapturedSpan, budget: LineBudget) -> RenderLine:
-    rendered = span_line(span)
-    rendered.children = plain_lines(span.children, all_attributes=False, budget=budget)
+def _plain(span: CapturedSpan, budget: LineBudget, rules: VolatileRules) -> RenderLine:
+    """An unexpected span, printed as a rendering prints it: pasted back, the
+    expectation checks its attributes too."""
+    rendered = span_line(span, all_attributes=True, rules=rules)
+    rendered.children = plain_lines(span.children, all_attributes=True, budget=budget, rules=rules)
     return rendered
 
 

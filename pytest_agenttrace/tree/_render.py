@@ -13,7 +13,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, StatusCode
 
-from ..capture._query import PRESENT, CapturedSpan, name_matches, roots_of
+from ..capture._query import PRESENT, CapturedSpan, attribute_mismatches, name_matches, roots_of
 from ._details import scope_name
 from ._matchers import Matcher
 from ._model import (
@@ -36,6 +36,7 @@ from ._model import (
     format_name,
     format_service,
 )
+from ._volatile import DEFAULT_RULES, VolatileRules, rules_for
 
 __all__ = ["RenderLine", "render_lines", "render_tree", "span_line", "MARK"]
 
@@ -98,14 +99,16 @@ def span_line(
     expected: ExpectedSpan | None = None,
     *,
     all_attributes: bool = False,
+    rules: VolatileRules = DEFAULT_RULES,
 ) -> RenderLine:
     """A span's own line: actual name, kind and status; attributes the expectation named.
 
     With no expectation, `all_attributes` shows every attribute (plain renderings).
+    Volatile values (`rules`) print as matchers.
     """
     head = DESCENDANT_PREFIX + " " if expected is not None and expected.descendant else ""
     head += display_name(span.name)
-    shown = _shown_attributes(span.attributes, expected, all_attributes)
+    shown = _shown_attributes(span.attributes, expected, all_attributes, rules)
     if shown:
         head += " " + format_attributes(shown)
     flags = []
@@ -120,7 +123,7 @@ def span_line(
         flags.append(format_service(span.service))
     if expected is not None:
         if expected.has_details:
-            flags += _detail_flags(span, expected)
+            flags += _detail_flags(span, expected, rules)
         if expected.ordered:
             flags.append("ordered")
         if expected.label is not None:
@@ -128,13 +131,13 @@ def span_line(
     return RenderLine(head=head, flags=flags)
 
 
-def _detail_flags(span: CapturedSpan, expected: ExpectedSpan) -> list[str]:
+def _detail_flags(span: CapturedSpan, expected: ExpectedSpan, rules: VolatileRules) -> list[str]:
     """The expectation's flags as the actual span fulfils them (so they paste back)."""
     flags = []
     if expected.scope is not None:
         flags.append(format_flag_value(SCOPE_FLAG, scope_name(span) or "*"))
     if expected.resource:
-        shown = shown_attributes(expected.resource, span.resource)
+        shown = shown_attributes(expected.resource, span.resource, rules)
         if shown:
             flags.append(RESOURCE_FLAG + format_attributes(shown))
     if expected.remote_parent and span.has_remote_parent:
@@ -147,7 +150,10 @@ def _detail_flags(span: CapturedSpan, expected: ExpectedSpan) -> list[str]:
 
 
 def detail_lines(
-    span: CapturedSpan, expected: ExpectedSpan, fits: Callable[[ExpectedLink, Any], bool]
+    span: CapturedSpan,
+    expected: ExpectedSpan,
+    fits: Callable[[ExpectedLink, Any], bool],
+    rules: VolatileRules = DEFAULT_RULES,
 ) -> list[RenderLine]:
     """The span's events and links as the expectation's `@` / `->` lines would take them,
     with the actual values: pasted back, they hold for this span."""
@@ -155,7 +161,8 @@ def detail_lines(
     if expected.events or expected.no_events:
         for event in span.events:
             named = next((e for e in expected.events if name_matches(e.name, event.name)), None)
-            shown = shown_attributes(named.attributes, event.attributes or {}) if named else {}
+            attributes = event.attributes or {}
+            shown = shown_attributes(named.attributes, attributes, rules) if named else {}
             head = f"{EVENT_PREFIX} {display_name(event.name)}"
             found.append(RenderLine(head=head + (" " + format_attributes(shown) if shown else "")))
     if expected.links:
@@ -166,30 +173,43 @@ def detail_lines(
                 if each.target is not None and each.target.label is not None and fits(each, link):
                     line, head = each, f"{LINK_PREFIX} {each.target.label}"
                     break
-            shown = shown_attributes(line.attributes, link.attributes or {})
+            shown = shown_attributes(line.attributes, link.attributes or {}, rules)
             found.append(RenderLine(head=head + (" " + format_attributes(shown) if shown else "")))
     return found
 
 
 def _shown_attributes(
-    actual: Mapping[str, Any], expected: ExpectedSpan | None, all_attributes: bool
+    actual: Mapping[str, Any],
+    expected: ExpectedSpan | None,
+    all_attributes: bool,
+    rules: VolatileRules,
 ) -> dict[str, Any]:
     if expected is None:
-        return dict(actual) if all_attributes else {}
-    return shown_attributes(expected.attributes, actual)
+        return all_shown(actual, rules) if all_attributes else {}
+    return shown_attributes(expected.attributes, actual, rules)
 
 
-def shown_attributes(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> dict[str, Any]:
-    """The keys the expectation named, as they should paste back: `*` or a matcher
-    that matched stays as written (the pasted expectation keeps tolerating volatile
-    values); otherwise the actual value."""
+def all_shown(actual: Mapping[str, Any], rules: VolatileRules) -> dict[str, Any]:
+    return {key: rules.shown(key, value) for key, value in actual.items()}
+
+
+def shown_attributes(
+    expected: Mapping[str, Any], actual: Mapping[str, Any], rules: VolatileRules = DEFAULT_RULES
+) -> dict[str, Any]:
+    """The keys the expectation named, as they should paste back: what was written
+    when it matched (`*`, a matcher, the literal), else the actual value (volatile
+    ones as matchers, so the pasted expectation holds on the next run too)."""
     shown = {}
     for key, want in expected.items():
         if key not in actual:
             continue
         got = actual[key]
-        keep = (want is PRESENT or isinstance(want, Matcher)) and want == got
-        shown[key] = want if keep else got
+        if want is PRESENT or isinstance(want, Matcher):
+            shown[key] = want if want == got else rules.shown(key, got)
+        else:
+            shown[key] = (
+                got if not attribute_mismatches({key: want}, actual) else rules.shown(key, got)
+            )
     return shown
 
 
@@ -213,7 +233,11 @@ class LineBudget:
 
 
 def plain_lines(
-    spans: Iterable[CapturedSpan], *, all_attributes: bool, budget: LineBudget | None = None
+    spans: Iterable[CapturedSpan],
+    *,
+    all_attributes: bool,
+    budget: LineBudget | None = None,
+    rules: VolatileRules = DEFAULT_RULES,
 ) -> list[RenderLine]:
     # An explicit stack, not recursion: agent loops nest thousands of levels deep.
     top: list[RenderLine] = []
@@ -224,7 +248,7 @@ def plain_lines(
             if not siblings or siblings[-1].head != ELLIPSIS_LINE:
                 siblings.append(ellipsis_line())
             continue
-        line = span_line(span, all_attributes=all_attributes)
+        line = span_line(span, all_attributes=all_attributes, rules=rules)
         siblings.append(line)
         pending.extend((child, line.children) for child in reversed(span.children))
     return top
@@ -247,13 +271,17 @@ def render_tree(
     style: str = "indent",
     *,
     attributes: bool = True,
+    volatile: Iterable[str] | None = None,
 ) -> str:
     """Render actual spans (roots or anything `assert_trace_tree` accepts) as text.
 
     `style="indent"` is the expected-tree syntax with 2-space indentation;
     `style="box"` draws `├── ` / `└── ` connectors. Both parse back as the same tree.
+    Volatile attribute values print as matchers (see docs/syntax.md); `volatile`
+    adds key globs to the default list (`!glob`: always literal).
     """
-    return render_lines(plain_lines(roots_of(roots), all_attributes=attributes), style)
+    rules = rules_for(volatile)
+    return render_lines(plain_lines(roots_of(roots), all_attributes=attributes, rules=rules), style)
 
 
 # --------------------------------------------------------------------------- text
@@ -337,7 +365,8 @@ def _align_marks(rows: list[tuple[str, list[str]]]) -> str:
     for text, marks in rows:
         if marks:
             comment = "; ".join(f"{MARK} {mark}" for mark in marks)
-            out.append(f"{text.ljust(column)}# {comment}")
+            # past the comment column, still two spaces: `…]# ✗` reads as part of the line
+            out.append(f"{text}{' ' * max(column - len(text), 2)}# {comment}")
         else:
             out.append(text)
     return "\n".join(out)
