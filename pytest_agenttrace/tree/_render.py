@@ -35,6 +35,7 @@ from ._model import (
     format_flag_value,
     format_name,
     format_service,
+    unique_label,
 )
 from ._volatile import DEFAULT_RULES, VolatileRules, rules_for
 
@@ -238,10 +239,14 @@ def plain_lines(
     all_attributes: bool,
     budget: LineBudget | None = None,
     rules: VolatileRules = DEFAULT_RULES,
+    events: bool = False,
+    links: bool = False,
 ) -> list[RenderLine]:
     # An explicit stack, not recursion: agent loops nest thousands of levels deep.
+    spans = list(spans)
+    labels = _Labels(spans) if links else None
     top: list[RenderLine] = []
-    pending = [(span, top) for span in reversed(list(spans))]
+    pending = [(span, top) for span in reversed(spans)]
     while pending:
         span, siblings = pending.pop()
         if budget is not None and not budget.take():
@@ -249,9 +254,61 @@ def plain_lines(
                 siblings.append(ellipsis_line())
             continue
         line = span_line(span, all_attributes=all_attributes, rules=rules)
+        if events:
+            line.details += [_event_line(event, rules) for event in span.events]
+        if labels is not None:
+            label = labels.label_of(span)
+            if label is not None:
+                line.flags.append(LABEL_FLAG + label)
+            line.details += [labels.link_line(link, rules) for link in span.links]
         siblings.append(line)
         pending.extend((child, line.children) for child in reversed(span.children))
     return top
+
+
+def _event_line(event: Any, rules: VolatileRules) -> RenderLine:
+    shown = all_shown(event.attributes or {}, rules)
+    head = f"{EVENT_PREFIX} {display_name(event.name)}"
+    return RenderLine(head=head + (" " + format_attributes(shown) if shown else ""))
+
+
+class _Labels:
+    """Labels for the rendered spans that links point at (`as NAME` / `-> NAME`)."""
+
+    def __init__(self, roots: list[CapturedSpan]) -> None:
+        spans = walk_spans(roots)
+        self._by_context = {(span.trace_id, span.span_id): span for span in spans}
+        self._labels: dict[int, str] = {}
+        used: set[str] = set()
+        for span in spans:
+            for link in span.links:
+                target = self._target(link)
+                if target is not None and id(target) not in self._labels:
+                    self._labels[id(target)] = unique_label(target.name, used)
+
+    def _target(self, link: Any) -> CapturedSpan | None:
+        context = link.context
+        if context is None:
+            return None
+        return self._by_context.get((context.trace_id, context.span_id))
+
+    def label_of(self, span: CapturedSpan) -> str | None:
+        return self._labels.get(id(span))
+
+    def link_line(self, link: Any, rules: VolatileRules) -> RenderLine:
+        target = self._target(link)
+        label = self._labels[id(target)] if target is not None else ANY_TARGET
+        shown = all_shown(link.attributes or {}, rules)
+        head = f"{LINK_PREFIX} {label}"
+        return RenderLine(head=head + (" " + format_attributes(shown) if shown else ""))
+
+
+def walk_spans(roots: Iterable[CapturedSpan]) -> list[CapturedSpan]:
+    found: list[CapturedSpan] = []
+    for root in roots:
+        found.append(root)
+        found.extend(root.descendants())
+    return found
 
 
 def walk(lines: Iterable[RenderLine]) -> list[RenderLine]:
@@ -272,16 +329,22 @@ def render_tree(
     *,
     attributes: bool = True,
     volatile: Iterable[str] | None = None,
+    events: bool = False,
+    links: bool = False,
 ) -> str:
     """Render actual spans (roots or anything `assert_trace_tree` accepts) as text.
 
     `style="indent"` is the expected-tree syntax with 2-space indentation;
     `style="box"` draws `├── ` / `└── ` connectors. Both parse back as the same tree.
     Volatile attribute values print as matchers (see docs/syntax.md); `volatile`
-    adds key globs to the default list (`!glob`: always literal).
+    adds key globs to the default list (`!glob`: always literal). `events=True`
+    adds `@` lines, `links=True` `->` lines (and `as NAME` on the linked spans).
     """
     rules = rules_for(volatile)
-    return render_lines(plain_lines(roots_of(roots), all_attributes=attributes, rules=rules), style)
+    lines = plain_lines(
+        roots_of(roots), all_attributes=attributes, rules=rules, events=events, links=links
+    )
+    return render_lines(lines, style)
 
 
 # --------------------------------------------------------------------------- text
