@@ -438,6 +438,7 @@ _JSON_HINT = (
     '/regex/, starts "x", ends "x", contains "x", > 0, <= 9, 1..5, int, str, ...)'
 )
 _WORD = re.compile(r"[a-z]+")
+_NUMBER_START = frozenset("-0123456789")
 
 
 class _LineScanner:
@@ -536,9 +537,14 @@ class _LineScanner:
     def value(self) -> Any:
         """An attribute value: `*`, a matcher, or JSON."""
         start = self.position
+        char = self.peek()
+        if char == '"':  # the common cases first: a JSON string is never a matcher
+            return self.json_value("attribute value", _JSON_HINT)
+        if char in _NUMBER_START:
+            return self._json_or_range()
         if self.take("*"):
             return PRESENT
-        if self.peek() == "/":
+        if char == "/":
             return self._regex()
         for symbol, comparison in COMPARISONS.items():  # ">=" is tried before ">"
             if self.take(symbol):
@@ -554,6 +560,9 @@ class _LineScanner:
                 self.position = word.end()
                 self.skip_spaces()
                 return self._string_matcher(word.group(), start)
+        return self._json_or_range()
+
+    def _json_or_range(self) -> Any:
         value = self.json_value("attribute value", _JSON_HINT)
         if _is_number(value) and self.take(".."):
             high_at = self.position

@@ -7,6 +7,7 @@ reason.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -345,6 +346,34 @@ def render_tree(
         roots_of(roots), all_attributes=attributes, rules=rules, events=events, links=links
     )
     return render_lines(lines, style)
+
+
+def render_shape(roots: Any, *, volatile: Iterable[str] | None = None) -> str:
+    """The canonical, volatile-free text of a trace (`agenttrace.shape()`): every
+    attribute, event and link, volatile values as matchers, siblings in canonical
+    order. The same trace gives the same text whichever sibling started first."""
+    lines = plain_lines(
+        roots_of(roots), all_attributes=True, rules=rules_for(volatile), events=True, links=True
+    )
+    return render_lines(canonical(lines), "indent")
+
+
+def canonical(lines: Sequence[RenderLine]) -> list[RenderLine]:
+    """Siblings sorted by their line's text (name first), children before parents."""
+    for line in reversed(walk(lines)):
+        line.children = _canonical_order(line.children)
+    return _canonical_order(lines)
+
+
+def _canonical_order(lines: Sequence[RenderLine]) -> list[RenderLine]:
+    texts = [line.text() for line in lines]
+    counts = collections.Counter(texts)
+    # Lines that read the same order by their subtrees (written out only for ties).
+    keyed = [
+        (text, render_lines([line]) if counts[text] > 1 else "", position)
+        for position, (text, line) in enumerate(zip(texts, lines, strict=True))
+    ]
+    return [lines[position] for _, _, position in sorted(keyed)]
 
 
 # --------------------------------------------------------------------------- text
