@@ -669,7 +669,7 @@ class _Matcher:
         if self.is_ordered(line):
             placed.sort(key=lambda entry: entry[0].start_time)
         else:  # canonical: the same trace prints the same text whichever sibling started first
-            placed.sort(key=lambda e: (e[0].name, e[1].text(), e[0].start_time))
+            placed.sort(key=lambda e: (e[0].name, e[1].head, e[0].start_time))
         result: list[RenderLine] = []
         for _, rendered in placed:
             if not (rendered.head == ELLIPSIS_LINE and result and result[-1].head == ELLIPSIS_LINE):

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any, Optional, Union
 
 from opentelemetry.trace import SpanKind, StatusCode
@@ -107,15 +108,16 @@ class ExpectedSpan:
     line_number: int | None = None
     service: str | None = None  # a glob over the resource's service.name
     scope: str | None = None  # a glob over the instrumentation scope's name
-    resource: dict[str, Any] = field(default_factory=dict)
+    # Immutable empty defaults: a 100,000-line expectation allocates none of them.
+    resource: Mapping[str, Any] | None = None
     remote_parent: bool = False  # the parent came from an extracted (remote) context
-    events: list[ExpectedEvent] = field(default_factory=list)
-    links: list[ExpectedLink] = field(default_factory=list)
+    events: Sequence[ExpectedEvent] = ()
+    links: Sequence[ExpectedLink] = ()
     no_events: bool = False
     no_links: bool = False
     label: str | None = None  # `as NAME`: what link lines call this line
     # `!>>` lines under this one: no span at any depth below may match them
-    absent: list[ExpectedSpan] = field(default_factory=list)
+    absent: Sequence[ExpectedSpan] = ()
     absent_line: bool = False  # this line is itself a `!>>` line
 
     @property
@@ -215,7 +217,7 @@ def span(
         gaps=gaps,
         service=service,
         scope=scope,
-        resource=_checked_attributes(resource, f"{where} resource="),
+        resource=_checked_attributes(resource, f"{where} resource=") or None,
         remote_parent=remote_parent,
         events=_checked_items(events, ExpectedEvent, "events", "event(...)", where),
         links=_checked_items(links, ExpectedLink, "links", "link(...)", where),
@@ -406,6 +408,13 @@ def format_service(service: str) -> str:
 
 def format_value(value: Any) -> str:
     """JSON where possible (so it parses back); `repr` for matchers."""
+    kind = type(value)
+    # json.dumps' own output for the common types, without its per-call set-up:
+    # renderings write one value per attribute of every span
+    if kind is str:
+        return encode_basestring(value)
+    if kind is int:
+        return str(value)
     if value is PRESENT:
         return "*"
     if isinstance(value, tuple):

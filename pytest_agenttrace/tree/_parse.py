@@ -93,7 +93,7 @@ def parse_expected(text: str) -> list[ExpectedSpan]:
     accepts the text directly and keeps it.
     """
     root = parse_root(text)
-    return root.children + root.absent
+    return [*root.children, *root.absent]
 
 
 def parse_expected_with_gaps(text: str) -> tuple[list[ExpectedSpan], tuple[int, ...]]:
@@ -160,14 +160,14 @@ class _Parser:
                 if level.owner is root:
                     raise self._error(number, column, f"{what} must be indented under a span")
                 if isinstance(node, ExpectedEvent):
-                    level.owner.events.append(node)
+                    level.owner.events = [*level.owner.events, node]
                 else:
-                    level.owner.links.append(node)
+                    level.owner.links = [*level.owner.links, node]
                     self._links.append((node, column))
                 last = what
                 continue
             if node is not None and node.absent_line:
-                level.owner.absent.append(node)
+                level.owner.absent = [*level.owner.absent, node]
                 last = node
                 continue
             if node is not None and node.descendant and level.owner.ordered:
@@ -237,12 +237,13 @@ class _Parser:
         self, number: int, raw: str, column: int
     ) -> ExpectedSpan | ExpectedEvent | ExpectedLink | None:
         scanner = _LineScanner(raw, column, lambda col, msg: self._error(number, col, msg))
-        if scanner.take(EVENT_PREFIX + " "):
+        first = raw[column]  # one look decides the usual line: a plain span
+        if first == "@" and scanner.take(_EVENT_START):
             return self._detail_line(scanner, ExpectedEvent(name="", line_number=number))
-        if scanner.take(LINK_PREFIX + " "):
+        if first == "-" and scanner.take(_LINK_START):
             return self._detail_line(scanner, ExpectedLink(line_number=number))
-        absent = scanner.take(ABSENT_PREFIX)
-        descendant = not absent and scanner.take(DESCENDANT_PREFIX)
+        absent = first == "!" and scanner.take(ABSENT_PREFIX)
+        descendant = first == ">" and scanner.take(DESCENDANT_PREFIX)
         prefix = ABSENT_PREFIX if absent else DESCENDANT_PREFIX if descendant else ""
         scanner.skip_spaces()
         if scanner.take(ELLIPSIS_LINE) and scanner.at_end_of_line():
@@ -438,6 +439,8 @@ _JSON_HINT = (
     '/regex/, starts "x", ends "x", contains "x", > 0, <= 9, 1..5, int, str, ...)'
 )
 _WORD = re.compile(r"[a-z]+")
+_EVENT_START = EVENT_PREFIX + " "
+_LINK_START = LINK_PREFIX + " "
 _NUMBER_START = frozenset("-0123456789")
 
 
