@@ -439,6 +439,7 @@ _JSON_HINT = (
     '/regex/, starts "x", ends "x", contains "x", > 0, <= 9, 1..5, int, str, ...)'
 )
 _WORD = re.compile(r"[a-z]+")
+_DECODER = json.JSONDecoder()
 _EVENT_START = EVENT_PREFIX + " "
 _LINK_START = LINK_PREFIX + " "
 _NUMBER_START = frozenset("-0123456789")
@@ -477,7 +478,7 @@ class _LineScanner:
 
     def json_value(self, what: str, hint: str = "") -> Any:
         try:
-            value, end = json.JSONDecoder().raw_decode(self.text, self.position)
+            value, end = _DECODER.raw_decode(self.text, self.position)
         except json.JSONDecodeError as error:
             raise self.error(f"invalid {what}: {error.msg}{hint}", error.pos) from None
         except RecursionError:
@@ -649,7 +650,7 @@ class _LineScanner:
                     continue
                 if self.peek() == '"':  # a quoted value (service="a, b") is one piece
                     try:
-                        _, self.position = json.JSONDecoder().raw_decode(self.text, self.position)
+                        _, self.position = _DECODER.raw_decode(self.text, self.position)
                     except ValueError:
                         raise self.error("unclosed quote in a flag", self.position) from None
                     continue

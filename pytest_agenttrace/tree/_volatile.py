@@ -85,14 +85,17 @@ class VolatileRules:
         self._by_key: dict[str, bool | None] = {}  # True volatile, None stable, False: ask value
 
     def _key_rule(self, key: str) -> bool | None:
-        rule = self._by_key.get(key, 0)
-        if rule == 0:
-            if any(fnmatch.fnmatchcase(key, glob) for glob in self.stable):
-                rule = None
-            else:
-                rule = any(fnmatch.fnmatchcase(key, glob) for glob in self.keys)
-            self._by_key[key] = rule
-        return rule  # type: ignore[return-value]
+        try:
+            return self._by_key[key]
+        except KeyError:
+            pass
+        rule: bool | None
+        if any(fnmatch.fnmatchcase(key, glob) for glob in self.stable):
+            rule = None
+        else:
+            rule = any(fnmatch.fnmatchcase(key, glob) for glob in self.keys)
+        self._by_key[key] = rule
+        return rule
 
     def shown(self, key: str, value: Any) -> Any:
         """`value`, or the matcher to print in its place."""
