@@ -22,7 +22,8 @@ from .policies._checks import PolicyChecks
 from .propagation._checks import PropagationChecks
 from .remote._methods import RemoteMethods
 from .tree._match import MARKS_ATTRIBUTE, TreeMark, assert_trace_tree
-from .tree._render import render_tree
+from .tree._render import render_shape, render_tree
+from .tree._snapshot import assert_shape, is_snapshot
 
 
 class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Capture):
@@ -55,8 +56,16 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
 
     # -- assertions ---------------------------------------------------------------------
     def assert_tree(self, expected: Any, **options: Any) -> None:
-        """Assert the captured spans form the expected tree (see the syntax reference)."""
+        """Assert the captured spans form the expected tree (see the syntax reference).
+
+        `expected` may be an inline-snapshot `snapshot(...)`: then the trace's
+        `shape()` is compared with it (docs/syntax.md#snapshots).
+        """
         __tracebackhide__ = True
+        if is_snapshot(expected):
+            assert_shape(self.shape(), expected)
+            return
+        options.setdefault("volatile", self.options.volatile_attributes)
         options.setdefault("output_lines", self.options.output_lines)
         try:
             assert_trace_tree(self, expected, **options)
@@ -102,9 +111,14 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
         ]
         return "\n".join(lines)
 
+    def shape(self) -> str:
+        """The canonical, volatile-free text of the captured trees, for snapshots:
+        `assert agenttrace.shape() == snapshot()`. It parses back as an expectation."""
+        return render_shape(self.forest, volatile=self.options.volatile_attributes)
+
     def render(self, style: str = "box") -> str:
         """The captured trees as text (`box` as in reports, `indent` as in expectations)."""
-        return render_tree(self.forest, style=style)
+        return render_tree(self.forest, style=style, volatile=self.options.volatile_attributes)
 
 
 def start_capture(options: AgentTraceOptions) -> AgentTrace:

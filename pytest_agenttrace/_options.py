@@ -171,6 +171,26 @@ def retry_limits(value: Any) -> tuple[tuple[str, int], ...]:
     return tuple(limits)
 
 
+def key_globs(value: Any) -> tuple[str, ...]:
+    """Lines or comma-separated attribute-key globs; `!glob` marks keys as stable."""
+    if isinstance(value, str):
+        entries = [part for line in value.splitlines() for part in line.split(",")]
+    elif isinstance(value, (list, tuple)):
+        entries = list(value)
+    else:
+        raise ValueError(f"expected key globs (lines, or a list of str), got {_shown(value)}")
+    found = []
+    for entry in entries:
+        if not isinstance(entry, str):
+            raise ValueError(f"entries must be key globs (str), got {_shown(entry)}")
+        entry = entry.strip()
+        if entry == "!" or (entry.startswith("!") and not entry[1:].strip()):
+            raise ValueError(f"{entry!r}: '!' needs a key glob after it (!http.url)")
+        if entry:
+            found.append(entry)
+    return tuple(found)
+
+
 def setting(default: Any, parse: Parse, help: str) -> Any:
     return dataclasses.field(default=default, metadata={"parse": parse, "help": help})
 
@@ -246,6 +266,12 @@ class AgentTraceOptions:
         "off",
         choice("off", "required", "recommended"),
         "check OpenTelemetry GenAI semantic conventions: off (default), required, recommended",
+    )
+    volatile_attributes: tuple[str, ...] = setting(
+        (),
+        key_globs,
+        "attribute keys (globs) whose values a failure's tree prints as matchers, not "
+        "literals, besides the default list; !glob prints those keys literally",
     )
     genai_deprecated: str = setting(
         "warn",

@@ -28,6 +28,9 @@ class Node:
     attributes: dict[str, Any] = field(default_factory=dict)
     kind: SpanKind = SpanKind.INTERNAL
     status: StatusCode = StatusCode.UNSET
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # links to nodes emitted earlier (in depth-first start order), with attributes
+    links: list[tuple[Node, dict[str, Any]]] = field(default_factory=list)
 
 
 def s(
@@ -53,6 +56,7 @@ def emit(roots: Iterable[Node]) -> SpanForest:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("tests")
     clock = itertools.count(1_000_000, 10)  # explicit: start order is the order given
+    contexts: dict[int, trace.SpanContext] = {}
 
     def visit(node: Node, parent: Context) -> None:
         started = tracer.start_span(
@@ -61,7 +65,14 @@ def emit(roots: Iterable[Node]) -> SpanForest:
             kind=node.kind,
             attributes=node.attributes,
             start_time=next(clock),
+            links=[
+                trace.Link(contexts[id(target)], dict(a))
+                for target, a in getattr(node, "links", ())
+            ],
         )
+        contexts[id(node)] = started.get_span_context()
+        for name, attributes in getattr(node, "events", ()):  # a Node's; a SpanTree has none
+            started.add_event(name, attributes, timestamp=next(clock))
         inner = trace.set_span_in_context(started, Context())
         for child in node.children:
             visit(child, inner)

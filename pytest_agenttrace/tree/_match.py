@@ -25,6 +25,8 @@ from ..capture._query import (
     roots_of,
 )
 from ._bound import DEFAULT_OUTPUT_LINES, UNEXPECTED, bounded_tree, keep_in_test_file
+from ._details import detail_differences, details_match, link_fits
+from ._flow import _Flow
 from ._model import (
     ELLIPSIS_LINE,
     ExpectedSpan,
@@ -40,14 +42,24 @@ from ._render import (
     RenderLine,
     collapse,
     count_marks,
+    detail_lines,
     ellipsis_line,
     missing_line,
+    natural_key,
     plain_lines,
     span_line,
     walk,
 )
+from ._volatile import DEFAULT_RULES, VolatileRules, rules_for
 
-__all__ = ["MARKS_ATTRIBUTE", "TreeMark", "assert_trace_tree", "roots_of", "trace_tree_matches"]
+__all__ = [
+    "MARKS_ATTRIBUTE",
+    "TreeMark",
+    "_Flow",
+    "assert_trace_tree",
+    "roots_of",
+    "trace_tree_matches",
+]
 
 EXPLAIN_LINE_LIMIT = 20_000
 HINT = (
@@ -119,6 +131,7 @@ def assert_trace_tree(
     expected: Any,
     *,
     ordered: bool = False,
+    volatile: Iterable[str] | None = None,
     output_lines: int = DEFAULT_OUTPUT_LINES,
     keep_full_text: Callable[[str], str] | None = None,
 ) -> None:
@@ -128,6 +141,8 @@ def assert_trace_tree(
     `CapturedSpan` (its subtree), or an iterable of `ReadableSpan`/`CapturedSpan`.
     `expected`: the text form, `span(...)`, or a list of `span(...)` and `...`.
     `ordered=True` makes every level ordered (children in start order).
+    `volatile`: key globs added to the default volatile list of the failure's
+    rendering (`!glob`: print literally), as ini `agenttrace_volatile_attributes`.
     `output_lines`: the failure message's length at most (0: no limit); a longer
     one shows the differences with their context, and the complete message goes
     to `keep_full_text(text)`, which returns where it went (default: a file named
@@ -139,8 +154,12 @@ def assert_trace_tree(
     except ExpectedTreeError as error:
         # The parser's frames say nothing to the user: the message names the line.
         raise error.with_traceback(None) from None
+    try:
+        rules = rules_for(volatile)
+    except ValueError as error:
+        raise ExpectedTreeError(f"volatile=: {error}") from None
     actual = _VirtualRoot(roots_of(spans))
-    matcher = _Matcher(ordered_everywhere=ordered)
+    matcher = _Matcher(ordered_everywhere=ordered, universe=actual, rules=rules)
     if matcher.matches(root_line, actual):
         return
     marks: list[TreeMark] = []
@@ -154,8 +173,9 @@ def assert_trace_tree(
 
 def trace_tree_matches(spans: Any, expected: Any, *, ordered: bool = False) -> bool:
     """The boolean form of `assert_trace_tree`."""
-    return _Matcher(ordered_everywhere=ordered).matches(
-        _expected_root(expected, ordered), _VirtualRoot(roots_of(spans))
+    actual = _VirtualRoot(roots_of(spans))
+    return _Matcher(ordered_everywhere=ordered, universe=actual).matches(
+        _expected_root(expected, ordered), actual
     )
 
 
@@ -232,6 +252,8 @@ _PLAIN = (str, int, float, bool, type(None))
 
 
 def _own_shape(line: ExpectedSpan) -> tuple[Any, ...]:
+    if line.has_details or line.absent or line.label is not None:
+        return ("unique", id(line))  # links may point at it, events differ: never merged
     name = line.name if isinstance(line.name, str) else ("re", line.name.pattern, line.name.flags)
     attributes = tuple(
         # the type too: True and 1 are equal keys, and different expectations
@@ -239,213 +261,6 @@ def _own_shape(line: ExpectedSpan) -> tuple[Any, ...]:
         for key, value in line.attributes.items()
     )
     return (name, attributes, line.kind, line.status, line.service, line.ordered, line.descendant)
-
-
-# --------------------------------------------------------------------------- flow
-
-
-class _Flow:
-    """Bounded bipartite assignment of items (spans) to lines by augmenting paths.
-
-    Items belong to groups (the direct child whose subtree holds them); in exact
-    mode each group needs at least one assigned item. For plain children each
-    group is one item; `>>` lines add deeper items to their ancestor's group.
-    """
-
-    def __init__(
-        self,
-        low: list[int],
-        high: list[float],
-        line_items: list[list[int]],
-        item_groups: list[int],
-        group_count: int,
-    ) -> None:
-        self.low = low
-        self.high = high
-        self.line_items = line_items
-        self.item_group = item_groups
-        self.item_lines: list[list[int]] = [[] for _ in item_groups]
-        for line, items in enumerate(line_items):
-            for item in items:
-                self.item_lines[item].append(line)
-        self.group_items: list[list[int]] = [[] for _ in range(group_count)]
-        for item, group in enumerate(item_groups):
-            self.group_items[group].append(item)
-        self.assigned = [-1] * len(item_groups)
-        self.members: list[dict[int, None]] = [{} for _ in low]  # insertion-ordered sets
-        self.load = [0] * len(low)
-        self.group_load = [0] * group_count
-
-    # -- bookkeeping -------------------------------------------------------------
-    def _assign(self, item: int, line: int) -> None:
-        self.assigned[item] = line
-        self.members[line][item] = None
-        self.load[line] += 1
-        self.group_load[self.item_group[item]] += 1
-
-    def _unassign(self, item: int) -> None:
-        line = self.assigned[item]
-        self.assigned[item] = -1
-        del self.members[line][item]
-        self.load[line] -= 1
-        self.group_load[self.item_group[item]] -= 1
-
-    def _has_room(self, line: int) -> bool:
-        return self.load[line] < self.high[line]
-
-    # -- phase 1: every line reaches its minimum -----------------------------------
-    def meet_minimums(self) -> bool:
-        for line, items in enumerate(self.line_items):
-            for item in items:
-                if self.load[line] >= self.low[line]:
-                    break
-                if self.assigned[item] < 0:
-                    self._assign(item, line)
-        ok = True
-        dead: set[int] = set()  # lines proven stuck; valid until the next success
-        for line in range(len(self.low)):
-            while self.load[line] < self.low[line]:
-                if not self._fill(line, dead):
-                    ok = False
-                    break
-                dead.clear()
-        return ok
-
-    def _fill(self, line: int, visited: set[int]) -> bool:
-        """Give `line` one more item, moving others along an augmenting path."""
-        visited.add(line)
-        for item in self.line_items[line]:
-            if self.assigned[item] < 0:
-                self._assign(item, line)
-                return True
-        for item in self.line_items[line]:
-            holder = self.assigned[item]
-            if holder == line or holder in visited:
-                continue
-            visited.add(holder)
-            if self.load[holder] > self.low[holder] or self._fill(holder, visited):
-                self._unassign(item)
-                self._assign(item, line)
-                return True
-        return False
-
-    # -- phase 2: every group (direct child) is accounted for ----------------------
-    def cover_groups(self) -> bool:
-        """Give each empty group an item without dropping any line below its load.
-
-        Loads never decrease along these paths: an item leaves a line only when
-        another takes its place.
-        """
-        for group, items in enumerate(self.group_items):
-            if self.group_load[group]:
-                continue
-            for item in items:
-                room = next((ln for ln in self.item_lines[item] if self._has_room(ln)), None)
-                if room is not None:
-                    self._assign(item, room)
-                    break
-        ok = True
-        dead: set[int] = set()
-        for group in range(len(self.group_items)):
-            if self.group_load[group] == 0:
-                if self._cover(group, dead):
-                    dead.clear()
-                else:
-                    ok = False
-        return ok
-
-    def _cover(self, group: int, visited: set[int]) -> bool:
-        return any(
-            self.assigned[item] < 0 and self._place(item, visited)
-            for item in self.group_items[group]
-        )
-
-    def _place(self, item: int, visited: set[int]) -> bool:
-        lines = [line for line in self.item_lines[item] if line not in visited]
-        for line in lines:
-            if self._has_room(line):
-                self._assign(item, line)
-                return True
-        for line in lines:
-            if line in visited:
-                continue
-            visited.add(line)
-            for other in list(self.members[line]):
-                if self.group_load[self.item_group[other]] >= 2:  # its group stays covered
-                    self._unassign(other)
-                    self._assign(item, line)
-                    return True
-            for other in list(self.members[line]):
-                self._unassign(other)
-                self._assign(item, line)
-                if self._cover(self.item_group[other], visited):
-                    return True
-                self._unassign(item)
-                self._assign(other, line)
-        return False
-
-    # -- phase 3: a direct child that matches a line counts toward it -------------
-    def take_required(self, required: Iterable[int], *, gaps: bool) -> bool:
-        """Assign every required item (a direct child matching some line).
-
-        Without this, `llm_call [x2]` beside `...` would let a third `llm_call`
-        slip through as an "extra" sibling. Deeper `>>` candidates are optional:
-        one may give up its line to a required item if its group stays covered
-        (or nothing needs covering, under `...`).
-        """
-        must = set(required)
-
-        def droppable(other: int) -> bool:
-            return other not in must and (gaps or self.group_load[self.item_group[other]] >= 2)
-
-        ok = True
-        dead: set[int] = set()
-        for item in sorted(must):
-            if self.assigned[item] >= 0 or not self.item_lines[item]:
-                continue
-            if self._augment(item, dead, droppable):
-                dead.clear()
-            else:
-                ok = False
-        return ok
-
-    # -- diagnostics: assign as many items as possible ------------------------------
-    def assign_leftovers(self) -> None:
-        dead: set[int] = set()
-        for item in range(len(self.assigned)):
-            if (
-                self.assigned[item] < 0
-                and self.item_lines[item]
-                and self._augment(item, dead, droppable=lambda other: False)
-            ):
-                dead.clear()
-
-    def _augment(self, item: int, visited: set[int], droppable: Callable[[int], bool]) -> bool:
-        """Find `item` a line: one with room, one holding a droppable item, or one
-        whose item can move on (loads never decrease along the path)."""
-        lines = [line for line in self.item_lines[item] if line not in visited]
-        for line in lines:
-            if self._has_room(line):
-                self._assign(item, line)
-                return True
-        for line in lines:
-            other = next((o for o in self.members[line] if droppable(o)), None)
-            if other is not None:
-                self._unassign(other)
-                self._assign(item, line)
-                return True
-        for line in lines:
-            if line in visited:
-                continue
-            visited.add(line)
-            for other in list(self.members[line]):
-                self._unassign(other)
-                self._assign(item, line)
-                if self._augment(other, visited, droppable):
-                    return True
-                self._unassign(item)
-                self._assign(other, line)
-        return False
 
 
 # --------------------------------------------------------------------------- matcher
@@ -568,8 +383,20 @@ def _literal(value: Any, kinds: tuple[type, ...]) -> Any:
 
 
 class _Matcher:
-    def __init__(self, *, ordered_everywhere: bool) -> None:
+    def __init__(
+        self,
+        *,
+        ordered_everywhere: bool,
+        universe: _VirtualRoot | None = None,
+        rules: VolatileRules = DEFAULT_RULES,
+    ) -> None:
         self.ordered_everywhere = ordered_everywhere
+        self.rules = rules
+        # the spans a link may point at (a `-> label` line), indexed on first use
+        self._universe = universe
+        self._by_context: dict[tuple[int, int], CapturedSpan] | None = None
+        self._linking: set[tuple[int, int]] = set()
+        self._linked: dict[tuple[int, int], bool] = {}
         self._compatible: dict[tuple[int, int], bool] = {}
         self._indexes: dict[int, _ChildIndex] = {}
         # A failure explanation renders at most this many span lines: `>>` lines can
@@ -610,13 +437,18 @@ class _Matcher:
                     continue
                 if not self.own_match(child_line, span):
                     self._compatible[(id(child_line), id(span))] = False
-                elif child_line.children or child_line.allows_extra:
+                elif child_line.children or child_line.allows_extra or child_line.absent:
                     pending.append((child_line, span, False))
 
     def _needed_pairs(
         self, line: ExpectedSpan, parent: _Parent
     ) -> Iterator[tuple[ExpectedSpan, CapturedSpan]]:
         """The (line, span) pairs children_match(line, parent) asks `compatible` about."""
+        if line.absent:
+            below = parent.descendants()
+            for absent_line in line.absent:
+                for span in below:
+                    yield absent_line, span
         if not line.children and not line.allows_extra:
             return
         children = parent.children
@@ -652,20 +484,63 @@ class _Matcher:
             )
         return known
 
-    @staticmethod
-    def own_match(line: ExpectedSpan, span: CapturedSpan) -> bool:
+    def own_match(self, line: ExpectedSpan, span: CapturedSpan) -> bool:
         return (
             name_matches(line.name, span.name)
             and (line.kind is None or span.kind is line.kind)
             and (line.status is None or span.status is line.status)
             and (line.service is None or fnmatch.fnmatchcase(span.service or "", line.service))
             and not (line.attributes and attribute_mismatches(line.attributes, span.attributes))
+            and (not line.has_details or details_match(line, span, self.target_matches))
         )
+
+    def target_matches(self, target: ExpectedSpan, context: Any) -> bool:
+        """Whether a link's span context is a captured span matching `target`'s own
+        line (its name, flags, attributes; not its children, so one difference
+        further down is not repeated on every link to it)."""
+        if context is None:
+            return False
+        if self._by_context is None:
+            spans = self._universe.descendants() if self._universe is not None else []
+            self._by_context = {(span.trace_id, span.span_id): span for span in spans}
+        span = self._by_context.get((context.trace_id, context.span_id))
+        if span is None:
+            return False
+        key = (id(target), id(span))
+        known = self._linked.get(key)
+        if known is None:
+            if key in self._linking:  # lines whose links point at each other
+                return True
+            self._linking.add(key)
+            try:
+                known = self._linked[key] = self.own_match(target, span)
+            finally:
+                self._linking.discard(key)
+        return known
+
+    def none_absent(self, line: ExpectedSpan, parent: _Parent) -> bool:
+        """No span below `parent` matches one of the line's `!>>` lines."""
+        below = parent.descendants()
+        return not any(self.compatible(absent, span) for absent in line.absent for span in below)
+
+    def absent_found(self, line: ExpectedSpan, parent: _Parent) -> list[str]:
+        marks = []
+        below = parent.descendants()
+        for absent in line.absent:
+            found = [span for span in below if self.compatible(absent, span)]
+            if found:
+                first = found[0]
+                chain = first.ancestor_chain(limit=3)
+                where = f" ({first.name} < {chain})" if chain else ""
+                marks.append(f"{format_expected_line(absent)}: found {len(found)}{where}")
+        return marks
 
     def is_ordered(self, line: ExpectedSpan) -> bool:
         return line.ordered or self.ordered_everywhere
 
     def children_match(self, line: ExpectedSpan, parent: _Parent) -> bool:
+        if line.absent and not self.none_absent(line, parent):
+            return False
         if not line.children and not line.allows_extra:
             return not parent.children  # the common leaf case, without building a level
         if self.is_ordered(line):
@@ -768,6 +643,11 @@ class _Matcher:
         self.warm(root_line, actual)
         shells: list[_Shell] = []
         top = self.explain_children(root_line, actual, shells)
+        if root_line.absent:
+            top += [
+                RenderLine(head=mark, is_comment=True)
+                for mark in self.absent_found(root_line, actual)
+            ]
         done = 0
         while done < len(shells):  # each level appends the shells of the next
             line, span, rendered, _ = shells[done]
@@ -784,11 +664,16 @@ class _Matcher:
                 rendered.marks.insert(0, f"children {order}")
         return top
 
-    @staticmethod
-    def _shell(line: ExpectedSpan, span: CapturedSpan, shells: list[_Shell]) -> RenderLine:
+    def _shell(self, line: ExpectedSpan, span: CapturedSpan, shells: list[_Shell]) -> RenderLine:
         """A span's own line and marks; its children come when the worklist gets to it."""
-        rendered = span_line(span, line)
-        rendered.marks = own_differences(line, span)
+        rendered = span_line(span, line, rules=self.rules)
+        rendered.marks = own_differences(line, span, self.target_matches)
+        if line.has_details:
+            rendered.details = detail_lines(
+                span, line, lambda each, lk: link_fits(each, lk, self.target_matches), self.rules
+            )
+        if line.absent:
+            rendered.marks += self.absent_found(line, span)
         shells.append((line, span, rendered, len(rendered.marks)))
         return rendered
 
@@ -855,14 +740,17 @@ class _Matcher:
                 by_line.setdefault(overflow, []).append(rendered)
                 placed.append((child, rendered))
             else:
-                rendered = _plain(child, self._budget)
+                rendered = _plain(child, self._budget, self.rules)
                 rendered.marks.append(UNEXPECTED)
                 placed.append((child, rendered))
         missing = self._mark_counts(level, by_line)
         if self.is_ordered(line):
             # In order, a `...` stands where the unlisted spans are, so the tree pastes back.
             placed += [(child, ellipsis_line()) for child in extras]
-        placed.sort(key=lambda entry: entry[0].start_time)
+        if self.is_ordered(line):
+            placed.sort(key=lambda entry: entry[0].start_time)
+        else:  # canonical: the same trace prints the same text whichever sibling started first
+            placed.sort(key=lambda e: (e[0].name, natural_key(e[1].head), e[0].start_time))
         result: list[RenderLine] = []
         for _, rendered in placed:
             if not (rendered.head == ELLIPSIS_LINE and result and result[-1].head == ELLIPSIS_LINE):
@@ -871,8 +759,8 @@ class _Matcher:
             result.append(ellipsis_line())
         return result + missing
 
-    @staticmethod
     def _same_shown_line(
+        self,
         level: _Level,
         lines: list[int],
         near: dict[int, tuple[CapturedSpan, int]],
@@ -883,9 +771,9 @@ class _Matcher:
             line = level.lines[index]
             if line.descendant or not name_matches(line.name, child.name):
                 continue
-            shown = span_line(child, line).text()
+            shown = span_line(child, line, rules=self.rules).text()
             if any(
-                owner == index and span_line(span, line).text() == shown
+                owner == index and span_line(span, line, rules=self.rules).text() == shown
                 for span, owner in near.values()
             ):
                 return index
@@ -958,9 +846,11 @@ def _extend_by_any_run(reachable: list[bool]) -> list[bool]:
     return extended
 
 
-def _plain(span: CapturedSpan, budget: LineBudget) -> RenderLine:
-    rendered = span_line(span)
-    rendered.children = plain_lines(span.children, all_attributes=False, budget=budget)
+def _plain(span: CapturedSpan, budget: LineBudget, rules: VolatileRules) -> RenderLine:
+    """An unexpected span, printed as a rendering prints it: pasted back, the
+    expectation checks its attributes too."""
+    rendered = span_line(span, all_attributes=True, rules=rules)
+    rendered.children = plain_lines(span.children, all_attributes=True, budget=budget, rules=rules)
     return rendered
 
 
@@ -968,8 +858,14 @@ def _has_marks(line: RenderLine) -> bool:
     return any(each.marks or each.is_comment for each in walk([line]))
 
 
-def own_differences(line: ExpectedSpan, span: CapturedSpan) -> list[str]:
-    """What differs between one expected line and one span, ignoring children."""
+def own_differences(
+    line: ExpectedSpan, span: CapturedSpan, target_matches: Any = None
+) -> list[str]:
+    """What differs between one expected line and one span, ignoring children.
+
+    `target_matches(target_line, span_context)` checks `-> label` links (the
+    matcher's); without it, no link counts as pointing at its target.
+    """
     differences = []
     if not name_matches(line.name, span.name):
         differences.append(f"name: expected {format_name(line.name)}")
@@ -987,4 +883,6 @@ def own_differences(line: ExpectedSpan, span: CapturedSpan) -> list[str]:
                 differences.append(f"{key}: expected {format_value(want)}, attribute missing")
             else:
                 differences.append(f"{key}: expected {format_value(want)}, got {format_value(got)}")
+    if line.has_details:
+        differences += detail_differences(line, span, target_matches or (lambda *_: False))
     return differences

@@ -12,17 +12,32 @@ from typing import Any
 
 from .._errors import ExpectedTreeError
 from ..capture._query import KIND_NAMES, PRESENT, STATUS_NAMES
+from ._matchers import COMPARISONS, STRING_WORDS, TYPE_WORDS, Between, Regex
 from ._model import (
+    ABSENT_PREFIX,
+    ANY_TARGET,
     BARE_KEY,
     BOX_CHARS,
     BOX_UNITS,
     COUNT_FLAG,
     DESCENDANT_PREFIX,
     ELLIPSIS_LINE,
+    EVENT_PREFIX,
+    LABEL,
+    LABEL_FLAG,
+    LINK_PREFIX,
+    NO_EVENTS_FLAG,
+    NO_LINKS_FLAG,
+    REMOTE_FLAG,
+    RESOURCE_FLAG,
+    SCOPE_FLAG,
     SERVICE_FLAG,
     VALID_FLAGS,
+    ExpectedEvent,
+    ExpectedLink,
     ExpectedSpan,
     count_problem,
+    link_labels,
     split_children,
 )
 
@@ -30,15 +45,37 @@ from ._model import (
 def to_expected_roots(expected: Any) -> ExpectedSpan:
     """Normalise what `assert_trace_tree` accepts into one synthetic root node."""
     if isinstance(expected, str):
-        return _root_of(parse_expected_with_gaps(expected))
+        return parse_root(expected)
     if isinstance(expected, ExpectedSpan):
-        return _root_of(([expected], ()))
+        return _labelled(_root_of(([expected], ())))
     if isinstance(expected, (list, tuple)):
-        return _root_of(split_children(expected, "expected"))
+        listed = [e for e in expected if not (isinstance(e, ExpectedSpan) and e.absent_line)]
+        root = _root_of(split_children(listed, "expected"))
+        root.absent = [e for e in expected if isinstance(e, ExpectedSpan) and e.absent_line]
+        return _labelled(root)
     raise ExpectedTreeError(
         "expected must be the text form (str), span(...), or a list of span(...) and ..., "
         f"got {type(expected).__name__}"
     )
+
+
+def _labelled(root: ExpectedSpan) -> ExpectedSpan:
+    """Builder link targets get the label a rendering of the failure writes for them."""
+    for target_id, label in link_labels([root]).items():
+        _find(root, target_id).label = label
+    return root
+
+
+def _find(root: ExpectedSpan, wanted: int) -> ExpectedSpan:
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) == wanted:
+            return node
+        pending.extend(node.children)
+        pending.extend(node.absent)
+        pending.extend(each.target for each in node.links if each.target is not None)
+    raise ExpectedTreeError("a link(...) target must be a span(...) of the same expectation")
 
 
 def _root_of(parsed: tuple[list[ExpectedSpan], tuple[int, ...]]) -> ExpectedSpan:
@@ -50,15 +87,22 @@ def _root_of(parsed: tuple[list[ExpectedSpan], tuple[int, ...]]) -> ExpectedSpan
 
 
 def parse_expected(text: str) -> list[ExpectedSpan]:
-    """Parse the text form into its top-level lines.
+    """Parse the text form into its top-level lines (top-level `!>>` lines last).
 
     A top-level `...` cannot be represented in a plain list; `assert_trace_tree`
     accepts the text directly and keeps it.
     """
-    return parse_expected_with_gaps(text)[0]
+    root = parse_root(text)
+    return [*root.children, *root.absent]
 
 
 def parse_expected_with_gaps(text: str) -> tuple[list[ExpectedSpan], tuple[int, ...]]:
+    root = parse_root(text)
+    return root.children, root.gaps
+
+
+def parse_root(text: str) -> ExpectedSpan:
+    """The synthetic root line whose children are the text's top-level lines."""
     if not isinstance(text, str):
         raise ExpectedTreeError(f"expected text must be a str, got {type(text).__name__}")
     return _Parser(text).parse()
@@ -78,8 +122,10 @@ class _Level:
 class _Parser:
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
+        self._labels: dict[str, ExpectedSpan] = {}
+        self._links: list[tuple[ExpectedLink, int]] = []
 
-    def parse(self) -> tuple[list[ExpectedSpan], tuple[int, ...]]:
+    def parse(self) -> ExpectedSpan:
         entries = []
         for number, raw in enumerate(self.lines, start=1):
             indent, content_column = self._measure_indent(number, raw)
@@ -87,19 +133,19 @@ class _Parser:
                 continue  # blank, comment-only or bare box-drawing line
             entries.append((number, raw, indent, content_column))
         if not entries:
-            return [], ()
+            return ExpectedSpan(name="")
         base = min(indent for _, _, indent, _ in entries)
         root = ExpectedSpan(name="")
         levels = [_Level(entries[0][2] - base, root)]
         if levels[0].indent != 0:
             number, raw, indent, column = entries[0]
             raise self._error(number, column, "unexpected indentation of the first line")
-        last: ExpectedSpan | None = None
+        last: ExpectedSpan | str = "'...'"  # a span, or what the line was (no children)
         for number, raw, indent, column in entries:
             indent -= base
             if indent > levels[-1].indent:
-                if last is None:
-                    raise self._error(number, column, "'...' cannot have children")
+                if isinstance(last, str):
+                    raise self._error(number, column, f"{last} cannot have children")
                 levels.append(_Level(indent, last))
             while indent < levels[-1].indent:
                 self._close(levels.pop())
@@ -109,6 +155,21 @@ class _Parser:
                 )
             node = self._parse_line(number, raw, column)
             level = levels[-1]
+            if isinstance(node, (ExpectedEvent, ExpectedLink)):
+                what = "an event line ('@')" if isinstance(node, ExpectedEvent) else "a link line"
+                if level.owner is root:
+                    raise self._error(number, column, f"{what} must be indented under a span")
+                if isinstance(node, ExpectedEvent):
+                    level.owner.events = [*level.owner.events, node]
+                else:
+                    level.owner.links = [*level.owner.links, node]
+                    self._links.append((node, column))
+                last = what
+                continue
+            if node is not None and node.absent_line:
+                level.owner.absent = [*level.owner.absent, node]
+                last = node
+                continue
             if node is not None and node.descendant and level.owner.ordered:
                 raise self._error(
                     number,
@@ -121,10 +182,27 @@ class _Parser:
                     level.gaps.append(len(level.owner.children))
             else:
                 level.owner.children.append(node)
-            last = node
+            last = node if node is not None else "'...'"
         while levels:
             self._close(levels.pop())
-        return root.children, root.gaps
+        self._resolve_links()
+        return root
+
+    def _resolve_links(self) -> None:
+        for link, column in self._links:
+            if link.label is None:
+                continue
+            target = self._labels.get(link.label)
+            if target is None:
+                known = ", ".join(sorted(self._labels)) or "none"
+                raise self._error(
+                    link.line_number or 0,
+                    column + len(LINK_PREFIX) + 1,
+                    f"no line is labelled {link.label!r} (labels: {known}); label the "
+                    f"linked span's line with [as {link.label}], or write '-> *' for a "
+                    "link to any span",
+                )
+            link.target = target
 
     @staticmethod
     def _close(level: _Level) -> None:
@@ -155,17 +233,28 @@ class _Parser:
             return 0, None
         return position, position
 
-    def _parse_line(self, number: int, raw: str, column: int) -> ExpectedSpan | None:
+    def _parse_line(
+        self, number: int, raw: str, column: int
+    ) -> ExpectedSpan | ExpectedEvent | ExpectedLink | None:
         scanner = _LineScanner(raw, column, lambda col, msg: self._error(number, col, msg))
-        descendant = scanner.take(DESCENDANT_PREFIX)
+        first = raw[column]  # one look decides the usual line: a plain span
+        if first == "@" and scanner.take(_EVENT_START):
+            return self._detail_line(scanner, ExpectedEvent(name="", line_number=number))
+        if first == "-" and scanner.take(_LINK_START):
+            return self._detail_line(scanner, ExpectedLink(line_number=number))
+        absent = first == "!" and scanner.take(ABSENT_PREFIX)
+        descendant = first == ">" and scanner.take(DESCENDANT_PREFIX)
+        prefix = ABSENT_PREFIX if absent else DESCENDANT_PREFIX if descendant else ""
         scanner.skip_spaces()
         if scanner.take(ELLIPSIS_LINE) and scanner.at_end_of_line():
-            if descendant:
-                raise self._error(number, column, "'>>' cannot prefix '...'")
+            if prefix:
+                raise self._error(number, column, f"'{prefix}' cannot prefix '...'")
             return None
-        scanner.position = column + (len(DESCENDANT_PREFIX) if descendant else 0)
+        scanner.position = column + len(prefix)
         scanner.skip_spaces()
-        node = ExpectedSpan(name=scanner.name(), descendant=descendant, line_number=number)
+        node = ExpectedSpan(
+            name=scanner.name(), descendant=descendant, line_number=number, absent_line=absent
+        )
         seen_attributes = seen_flags = False
         while not scanner.at_end_of_line():
             if scanner.peek() == "{" and not seen_attributes:
@@ -184,24 +273,113 @@ class _Parser:
                 ):
                     raise scanner.glued_error(glued_at)
                 assert flags is not None
-                self._apply_flags(node, flags)
+                self._apply_flags(node, flags, raw)
                 seen_flags = True
             else:
                 raise scanner.error("unexpected text; a line is: name {attributes} [flags]")
             scanner.skip_spaces()
+        if absent and (node.has_count or node.label is not None):
+            raise self._error(
+                number, column, "a '!>>' line says 'none at any depth': it takes no count or label"
+            )
         return node
 
-    def _apply_flags(self, node: ExpectedSpan, flags: list[tuple[int, str]]) -> None:
+    def _detail_line(
+        self, scanner: _LineScanner, detail: ExpectedEvent | ExpectedLink
+    ) -> ExpectedEvent | ExpectedLink:
+        """`@ name {attributes} [xN]` or `-> label {attributes} [xN]`."""
+        scanner.skip_spaces()
+        if isinstance(detail, ExpectedEvent):
+            detail.name = scanner.name()
+        else:
+            start = scanner.position
+            if not scanner.take(ANY_TARGET):
+                match = LABEL.match(scanner.text, scanner.position)
+                if match is None:
+                    raise scanner.error(
+                        "expected the label of the linked span's line ([as NAME]) or '*'", start
+                    )
+                scanner.position = match.end()
+                detail.label = match.group()
+        seen_attributes = seen_flags = False
+        while not scanner.at_end_of_line():
+            if scanner.peek() == "{" and not seen_attributes:
+                detail.attributes = scanner.attributes()
+                seen_attributes = True
+            elif scanner.peek() == "[" and not seen_flags:
+                for column, flag in scanner.flags():
+                    count = COUNT_FLAG.fullmatch(flag.lower())
+                    if not count or seen_flags:
+                        raise scanner.error(
+                            f"{flag!r}: an event or link line takes only a count "
+                            "(x<N>, x<MIN>..<MAX>, x<MIN>..)",
+                            column,
+                        )
+                    low, high = self._count(
+                        count, flag, detail.line_number or 0, column, detail=True
+                    )
+                    detail.min_count, detail.max_count = low, high
+                    seen_flags = True
+                seen_flags = True
+            else:
+                raise scanner.error("unexpected text; an event line is: @ name {attributes} [xN]")
+            scanner.skip_spaces()
+        return detail
+
+    def _count(
+        self, count: re.Match[str], flag: str, number: int, column: int, *, detail: bool = False
+    ) -> tuple[int, int | None]:
+        if len(count.group(1)) > 9 or len(count.group(3) or "") > 9:
+            raise self._error(number, column, f"count {flag[:20]}...: too large")
+        low = int(count.group(1))
+        high = None if count.group(2) and not count.group(3) else int(count.group(3) or low)
+        problem = count_problem(low, high, allow_none=detail)
+        if problem:
+            raise self._error(number, column, f"count {flag}: {problem}")
+        return low, high
+
+    def _apply_flags(self, node: ExpectedSpan, flags: list[tuple[int, str]], raw: str) -> None:
         seen: dict[str, str] = {}
+        number = node.line_number or 0
         for column, flag in flags:
             word = flag.lower()
             count = COUNT_FLAG.fullmatch(word)
             if word.startswith(SERVICE_FLAG):
-                group, node.service = "service", _service_value(flag[len(SERVICE_FLAG) :])
+                group, node.service = "service", _flag_text(flag[len(SERVICE_FLAG) :])
                 if not node.service:
+                    raise self._error(number, column, "service= needs a name (a glob)")
+            elif word.startswith(SCOPE_FLAG):
+                group, node.scope = "scope", _flag_text(flag[len(SCOPE_FLAG) :])
+                if not node.scope:
+                    raise self._error(number, column, "scope= needs a name (a glob)")
+            elif word.startswith(RESOURCE_FLAG):
+                group = "resource"
+                brace = raw.find("{", column)
+                if not flag[len(RESOURCE_FLAG) :].lstrip().startswith("{") or brace < 0:
                     raise self._error(
-                        node.line_number or 0, column, "service= needs a name (a glob)"
+                        number, column, "resource= takes attributes: resource={key: value}"
                     )
+                scanner = _LineScanner(raw, brace, lambda col, msg: self._error(number, col, msg))
+                node.resource = scanner.attributes()
+            elif word.startswith(LABEL_FLAG):
+                group, label = "label", flag[len(LABEL_FLAG) :].strip()
+                if not LABEL.fullmatch(label):
+                    raise self._error(
+                        number, column, f"label {label!r}: a label is a word (letters, digits, _)"
+                    )
+                if label in self._labels:
+                    earlier = self._labels[label].line_number
+                    raise self._error(
+                        number, column, f"label {label!r} is already used on line {earlier}"
+                    )
+                self._labels[label] = node
+                node.label = label
+            elif word == REMOTE_FLAG:
+                group, node.remote_parent = "remote", True
+            elif word == NO_EVENTS_FLAG:
+                group, node.no_events = "no events", True
+            elif word == NO_LINKS_FLAG:
+                group, node.no_links = "no links", True
             elif word in KIND_NAMES:
                 group, node.kind = "kind", KIND_NAMES[word]
             elif word in STATUS_NAMES:
@@ -210,25 +388,16 @@ class _Parser:
                 group, node.ordered = "ordered", True
             elif count:
                 group = "count"
-                if len(count.group(1)) > 9 or len(count.group(3) or "") > 9:
-                    raise self._error(
-                        node.line_number or 0, column, f"count {flag[:20]}...: too large"
-                    )
-                low = int(count.group(1))
-                high = None if count.group(2) and not count.group(3) else int(count.group(3) or low)
-                problem = count_problem(low, high)
-                if problem:
-                    raise self._error(node.line_number or 0, column, f"count {flag}: {problem}")
-                node.min_count, node.max_count = low, high
+                node.min_count, node.max_count = self._count(count, flag, number, column)
             else:
                 raise self._error(
-                    node.line_number or 0,
+                    number,
                     column,
                     f"unknown flag {flag!r}; valid flags: {', '.join(VALID_FLAGS)}",
                 )
             if group in seen:
                 raise self._error(
-                    node.line_number or 0,
+                    number,
                     column,
                     f"{group} given twice ({seen[group]!r} and {flag!r})",
                 )
@@ -241,12 +410,16 @@ class _Parser:
         )
 
 
-def _service_value(text: str) -> str:
+def _flag_text(text: str) -> str:
     text = text.strip()
     if text.startswith('"'):
         value = json.loads(text)  # the scanner checked the quotes
         return str(value)
     return text
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_flag_word(flag: str) -> bool:
@@ -255,12 +428,21 @@ def _is_flag_word(flag: str) -> bool:
         word in KIND_NAMES
         or word in STATUS_NAMES
         or word == "ordered"
-        or word.startswith(SERVICE_FLAG)
+        or word.startswith((SERVICE_FLAG, SCOPE_FLAG, RESOURCE_FLAG, LABEL_FLAG))
+        or word in (REMOTE_FLAG, NO_EVENTS_FLAG, NO_LINKS_FLAG)
         or COUNT_FLAG.fullmatch(word) is not None
     )
 
 
-_JSON_HINT = ' (values are JSON: "text", 42, true, ["a", "b"]; or * for any value)'
+_JSON_HINT = (
+    ' (values are JSON: "text", 42, true, ["a", "b"]; or * for any value; or a matcher: '
+    '/regex/, starts "x", ends "x", contains "x", > 0, <= 9, 1..5, int, str, ...)'
+)
+_WORD = re.compile(r"[a-z]+")
+_DECODER = json.JSONDecoder()
+_EVENT_START = EVENT_PREFIX + " "
+_LINK_START = LINK_PREFIX + " "
+_NUMBER_START = frozenset("-0123456789")
 
 
 class _LineScanner:
@@ -296,7 +478,7 @@ class _LineScanner:
 
     def json_value(self, what: str, hint: str = "") -> Any:
         try:
-            value, end = json.JSONDecoder().raw_decode(self.text, self.position)
+            value, end = _DECODER.raw_decode(self.text, self.position)
         except json.JSONDecodeError as error:
             raise self.error(f"invalid {what}: {error.msg}{hint}", error.pos) from None
         except RecursionError:
@@ -349,15 +531,97 @@ class _LineScanner:
             if not self.take(":"):
                 raise self.error(f"expected ':' after attribute key {key!r}")
             self.skip_spaces()
-            if self.take("*"):
-                found[key] = PRESENT
-            else:
-                found[key] = self.json_value("attribute value", _JSON_HINT)
+            found[key] = self.value()
             self.skip_spaces()
             if self.take("}"):
                 return found
             if not self.take(","):
                 raise self.error("expected ',' or '}' in the attributes")
+
+    def value(self) -> Any:
+        """An attribute value: `*`, a matcher, or JSON."""
+        start = self.position
+        char = self.peek()
+        if char == '"':  # the common cases first: a JSON string is never a matcher
+            return self.json_value("attribute value", _JSON_HINT)
+        if char in _NUMBER_START:
+            return self._json_or_range()
+        if self.take("*"):
+            return PRESENT
+        if char == "/":
+            return self._regex()
+        for symbol, comparison in COMPARISONS.items():  # ">=" is tried before ">"
+            if self.take(symbol):
+                self.skip_spaces()
+                return comparison(self._number(f"'{symbol}'"))
+        word = _WORD.match(self.text, self.position)
+        if word and not self.text.startswith(("true", "false", "null"), self.position):
+            after = self.text[word.end() : word.end() + 1]
+            if word.group() in TYPE_WORDS and after in ("", " ", "\t", ",", "}"):
+                self.position = word.end()
+                return TYPE_WORDS[word.group()]
+            if word.group() in STRING_WORDS:
+                self.position = word.end()
+                self.skip_spaces()
+                return self._string_matcher(word.group(), start)
+        return self._json_or_range()
+
+    def _json_or_range(self) -> Any:
+        value = self.json_value("attribute value", _JSON_HINT)
+        if _is_number(value) and self.take(".."):
+            high_at = self.position
+            high = self._number("'..'")
+            if high < value:
+                raise self.error(
+                    f"range {value}..{high}: the maximum is below the minimum", high_at
+                )
+            return Between(value, high)
+        return value
+
+    def _number(self, after: str) -> Any:
+        start = self.position
+        number = self.json_value(f"number after {after}")
+        if not _is_number(number):
+            raise self.error(f"{after} takes a number, got {json.dumps(number)}", start)
+        return number
+
+    def _string_matcher(self, word: str, start: int) -> Any:
+        at = self.position
+        if self.peek() != '"' and word != "contains":
+            raise self.error(f'{word} takes a quoted string: {word} "text"')
+        argument = self.json_value(f"argument of {word}")
+        if isinstance(argument, (list, dict)) or argument is None:
+            raise self.error(f"{word} takes a string (contains: or a number or bool)", at)
+        try:
+            return STRING_WORDS[word](argument)
+        except (TypeError, ValueError) as error:
+            raise self.error(str(error), start) from None
+
+    def _regex(self) -> Any:
+        """`/pattern/`; inside, only `\\/` needs escaping (it stands for `/`)."""
+        start = self.position
+        self.position += 1
+        pieces = []
+        while True:
+            char = self.peek()
+            if char == "":
+                raise self.error("unclosed regex: expected a closing '/'", start)
+            if char == "\\" and self.text.startswith("\\/", self.position):
+                pieces.append("/")
+                self.position += 2
+                continue
+            if char == "\\":
+                pieces.append(self.text[self.position : self.position + 2])
+                self.position += 2
+                continue
+            self.position += 1
+            if char == "/":
+                break
+            pieces.append(char)
+        try:
+            return Regex("".join(pieces))
+        except ValueError as error:
+            raise self.error(str(error).split(": ", 1)[1], start) from None
 
     def _attribute_key(self) -> str:
         if self.peek() == '"':
@@ -379,9 +643,14 @@ class _LineScanner:
             self.skip_spaces()
             start = self.position
             while self.peek() not in ("", ",", "]"):
+                if self.peek() == "{":  # resource={a: 1, b: 2} is one piece
+                    inner = _LineScanner(self.text, self.position, self._fail)
+                    inner.attributes()
+                    self.position = inner.position
+                    continue
                 if self.peek() == '"':  # a quoted value (service="a, b") is one piece
                     try:
-                        _, self.position = json.JSONDecoder().raw_decode(self.text, self.position)
+                        _, self.position = _DECODER.raw_decode(self.text, self.position)
                     except ValueError:
                         raise self.error("unclosed quote in a flag", self.position) from None
                     continue

@@ -7,22 +7,39 @@ reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import collections
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.trace import SpanKind, StatusCode
 
-from ..capture._query import PRESENT, CapturedSpan, roots_of
+from ..capture._query import PRESENT, CapturedSpan, attribute_mismatches, name_matches, roots_of
+from ._details import scope_name
+from ._matchers import Matcher
 from ._model import (
+    ANY_TARGET,
     DESCENDANT_PREFIX,
     ELLIPSIS_LINE,
+    EVENT_PREFIX,
+    LABEL_FLAG,
+    LINK_PREFIX,
+    NO_EVENTS_FLAG,
+    NO_LINKS_FLAG,
+    REMOTE_FLAG,
+    RESOURCE_FLAG,
+    SCOPE_FLAG,
+    ExpectedLink,
     ExpectedSpan,
     format_attributes,
     format_count,
+    format_flag_value,
     format_name,
     format_service,
+    unique_label,
 )
+from ._volatile import DEFAULT_RULES, VolatileRules, rules_for
 
 __all__ = ["RenderLine", "render_lines", "render_tree", "span_line", "MARK"]
 
@@ -40,6 +57,8 @@ class RenderLine:
     head: str
     flags: list[str] = field(default_factory=list)
     children: list[RenderLine] = field(default_factory=list)
+    # `@` event and `->` link lines, written above the children
+    details: list[RenderLine] = field(default_factory=list)
     marks: list[str] = field(default_factory=list)
     count: int = 1
     is_comment: bool = False
@@ -57,7 +76,7 @@ class RenderLine:
         return self.head + (" [" + ", ".join(flags) + "]" if flags else "")
 
     def collapse_key(self) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
-        if self.children or self.is_comment or not self.collapsible:
+        if self.children or self.details or self.is_comment or not self.collapsible:
             return None
         return self.head, tuple(self.flags), tuple(self.marks)
 
@@ -85,14 +104,16 @@ def span_line(
     expected: ExpectedSpan | None = None,
     *,
     all_attributes: bool = False,
+    rules: VolatileRules = DEFAULT_RULES,
 ) -> RenderLine:
     """A span's own line: actual name, kind and status; attributes the expectation named.
 
     With no expectation, `all_attributes` shows every attribute (plain renderings).
+    Volatile values (`rules`) print as matchers.
     """
     head = DESCENDANT_PREFIX + " " if expected is not None and expected.descendant else ""
     head += display_name(span.name)
-    shown = _shown_attributes(span.attributes, expected, all_attributes)
+    shown = _shown_attributes(span.attributes, expected, all_attributes, rules)
     if shown:
         head += " " + format_attributes(shown)
     flags = []
@@ -105,21 +126,95 @@ def span_line(
     )
     if show_service and span.service is not None:
         flags.append(format_service(span.service))
-    if expected is not None and expected.ordered:
-        flags.append("ordered")
+    if expected is not None:
+        if expected.has_details:
+            flags += _detail_flags(span, expected, rules)
+        if expected.ordered:
+            flags.append("ordered")
+        if expected.label is not None:
+            flags.append(LABEL_FLAG + expected.label)
     return RenderLine(head=head, flags=flags, span=span)
 
 
+def _detail_flags(span: CapturedSpan, expected: ExpectedSpan, rules: VolatileRules) -> list[str]:
+    """The expectation's flags as the actual span fulfils them (so they paste back)."""
+    flags = []
+    if expected.scope is not None:
+        flags.append(format_flag_value(SCOPE_FLAG, scope_name(span) or "*"))
+    if expected.resource:
+        shown = shown_attributes(expected.resource, span.resource, rules)
+        if shown:
+            flags.append(RESOURCE_FLAG + format_attributes(shown))
+    if expected.remote_parent and span.has_remote_parent:
+        flags.append(REMOTE_FLAG)
+    if expected.no_events and not span.events:
+        flags.append(NO_EVENTS_FLAG)
+    if expected.no_links and not span.links:
+        flags.append(NO_LINKS_FLAG)
+    return flags
+
+
+def detail_lines(
+    span: CapturedSpan,
+    expected: ExpectedSpan,
+    fits: Callable[[ExpectedLink, Any], bool],
+    rules: VolatileRules = DEFAULT_RULES,
+) -> list[RenderLine]:
+    """The span's events and links as the expectation's `@` / `->` lines would take them,
+    with the actual values: pasted back, they hold for this span."""
+    found = []
+    if expected.events or expected.no_events:
+        for event in span.events:
+            named = next((e for e in expected.events if name_matches(e.name, event.name)), None)
+            attributes = event.attributes or {}
+            shown = shown_attributes(named.attributes, attributes, rules) if named else {}
+            head = f"{EVENT_PREFIX} {display_name(event.name)}"
+            found.append(RenderLine(head=head + (" " + format_attributes(shown) if shown else "")))
+    if expected.links:
+        for link in span.links:
+            line = expected.links[0]
+            head = f"{LINK_PREFIX} {ANY_TARGET}"
+            for each in expected.links:
+                if each.target is not None and each.target.label is not None and fits(each, link):
+                    line, head = each, f"{LINK_PREFIX} {each.target.label}"
+                    break
+            shown = shown_attributes(line.attributes, link.attributes or {}, rules)
+            found.append(RenderLine(head=head + (" " + format_attributes(shown) if shown else "")))
+    return found
+
+
 def _shown_attributes(
-    actual: Mapping[str, Any], expected: ExpectedSpan | None, all_attributes: bool
+    actual: Mapping[str, Any],
+    expected: ExpectedSpan | None,
+    all_attributes: bool,
+    rules: VolatileRules,
 ) -> dict[str, Any]:
     if expected is None:
-        return dict(actual) if all_attributes else {}
+        return all_shown(actual, rules) if all_attributes else {}
+    return shown_attributes(expected.attributes, actual, rules)
+
+
+def all_shown(actual: Mapping[str, Any], rules: VolatileRules) -> dict[str, Any]:
+    return {key: rules.shown(key, value) for key, value in actual.items()}
+
+
+def shown_attributes(
+    expected: Mapping[str, Any], actual: Mapping[str, Any], rules: VolatileRules = DEFAULT_RULES
+) -> dict[str, Any]:
+    """The keys the expectation named, as they should paste back: what was written
+    when it matched (`*`, a matcher, the literal), else the actual value (volatile
+    ones as matchers, so the pasted expectation holds on the next run too)."""
     shown = {}
-    for key, want in expected.attributes.items():
-        if key in actual:
-            # `*` stays `*` so the pasted expectation keeps tolerating volatile values.
-            shown[key] = PRESENT if want is PRESENT else actual[key]
+    for key, want in expected.items():
+        if key not in actual:
+            continue
+        got = actual[key]
+        if want is PRESENT or isinstance(want, Matcher):
+            shown[key] = want if want == got else rules.shown(key, got)
+        else:
+            shown[key] = (
+                got if not attribute_mismatches({key: want}, actual) else rules.shown(key, got)
+            )
     return shown
 
 
@@ -143,21 +238,81 @@ class LineBudget:
 
 
 def plain_lines(
-    spans: Iterable[CapturedSpan], *, all_attributes: bool, budget: LineBudget | None = None
+    spans: Iterable[CapturedSpan],
+    *,
+    all_attributes: bool,
+    budget: LineBudget | None = None,
+    rules: VolatileRules = DEFAULT_RULES,
+    events: bool = False,
+    links: bool = False,
 ) -> list[RenderLine]:
     # An explicit stack, not recursion: agent loops nest thousands of levels deep.
+    spans = list(spans)
+    labels = _Labels(spans) if links else None
     top: list[RenderLine] = []
-    pending = [(span, top) for span in reversed(list(spans))]
+    pending = [(span, top) for span in reversed(spans)]
     while pending:
         span, siblings = pending.pop()
         if budget is not None and not budget.take():
             if not siblings or siblings[-1].head != ELLIPSIS_LINE:
                 siblings.append(ellipsis_line())
             continue
-        line = span_line(span, all_attributes=all_attributes)
+        line = span_line(span, all_attributes=all_attributes, rules=rules)
+        if events:
+            line.details += [_event_line(event, rules) for event in span.events]
+        if labels is not None:
+            label = labels.label_of(span)
+            if label is not None:
+                line.flags.append(LABEL_FLAG + label)
+            line.details += [labels.link_line(link, rules) for link in span.links]
         siblings.append(line)
         pending.extend((child, line.children) for child in reversed(span.children))
     return top
+
+
+def _event_line(event: Any, rules: VolatileRules) -> RenderLine:
+    shown = all_shown(event.attributes or {}, rules)
+    head = f"{EVENT_PREFIX} {display_name(event.name)}"
+    return RenderLine(head=head + (" " + format_attributes(shown) if shown else ""))
+
+
+class _Labels:
+    """Labels for the rendered spans that links point at (`as NAME` / `-> NAME`)."""
+
+    def __init__(self, roots: list[CapturedSpan]) -> None:
+        spans = walk_spans(roots)
+        self._by_context = {(span.trace_id, span.span_id): span for span in spans}
+        self._labels: dict[int, str] = {}
+        used: set[str] = set()
+        for span in spans:
+            for link in span.links:
+                target = self._target(link)
+                if target is not None and id(target) not in self._labels:
+                    self._labels[id(target)] = unique_label(target.name, used)
+
+    def _target(self, link: Any) -> CapturedSpan | None:
+        context = link.context
+        if context is None:
+            return None
+        return self._by_context.get((context.trace_id, context.span_id))
+
+    def label_of(self, span: CapturedSpan) -> str | None:
+        return self._labels.get(id(span))
+
+    def link_line(self, link: Any, rules: VolatileRules) -> RenderLine:
+        target = self._target(link)
+        label = self._labels[id(target)] if target is not None else ANY_TARGET
+        shown = all_shown(link.attributes or {}, rules)
+        head = f"{LINK_PREFIX} {label}"
+        return RenderLine(head=head + (" " + format_attributes(shown) if shown else ""))
+
+
+def walk_spans(roots: Iterable[CapturedSpan]) -> list[CapturedSpan]:
+    found: list[CapturedSpan] = []
+    for root in roots:
+        found.append(root)
+        found.extend(root.descendants())
+    return found
 
 
 def walk(lines: Iterable[RenderLine]) -> list[RenderLine]:
@@ -168,6 +323,7 @@ def walk(lines: Iterable[RenderLine]) -> list[RenderLine]:
         line = pending.pop()
         found.append(line)
         pending.extend(reversed(line.children))
+        pending.extend(reversed(line.details))
     return found
 
 
@@ -176,13 +332,62 @@ def render_tree(
     style: str = "indent",
     *,
     attributes: bool = True,
+    volatile: Iterable[str] | None = None,
+    events: bool = False,
+    links: bool = False,
 ) -> str:
     """Render actual spans (roots or anything `assert_trace_tree` accepts) as text.
 
     `style="indent"` is the expected-tree syntax with 2-space indentation;
     `style="box"` draws `├── ` / `└── ` connectors. Both parse back as the same tree.
+    Volatile attribute values print as matchers (see docs/syntax.md); `volatile`
+    adds key globs to the default list (`!glob`: always literal). `events=True`
+    adds `@` lines, `links=True` `->` lines (and `as NAME` on the linked spans).
     """
-    return render_lines(plain_lines(roots_of(roots), all_attributes=attributes), style)
+    rules = rules_for(volatile)
+    lines = plain_lines(
+        roots_of(roots), all_attributes=attributes, rules=rules, events=events, links=links
+    )
+    return render_lines(lines, style)
+
+
+def render_shape(roots: Any, *, volatile: Iterable[str] | None = None) -> str:
+    """The canonical, volatile-free text of a trace (`agenttrace.shape()`): every
+    attribute, event and link, volatile values as matchers, siblings in canonical
+    order. The same trace gives the same text whichever sibling started first."""
+    lines = plain_lines(
+        roots_of(roots), all_attributes=True, rules=rules_for(volatile), events=True, links=True
+    )
+    return render_lines(canonical(lines), "indent")
+
+
+def canonical(lines: Sequence[RenderLine]) -> list[RenderLine]:
+    """Siblings sorted by their line's text (name first), children before parents."""
+    for line in reversed(walk(lines)):
+        line.children = _canonical_order(line.children)
+    return _canonical_order(lines)
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Text order, but numbers by value: `agent {n: 9}` before `agent {n: 10}`."""
+    return tuple(
+        (0, int(part), "") if index % 2 else (1, 0, part)
+        for index, part in enumerate(_DIGITS.split(text))
+    )
+
+
+def _canonical_order(lines: Sequence[RenderLine]) -> list[RenderLine]:
+    texts = [line.text() for line in lines]
+    counts = collections.Counter(texts)
+    # Lines that read the same order by their subtrees (written out only for ties).
+    keyed = [
+        (natural_key(text), render_lines([line]) if counts[text] > 1 else "", position)
+        for position, (text, line) in enumerate(zip(texts, lines, strict=True))
+    ]
+    return [lines[position] for _, _, position in sorted(keyed)]
 
 
 # --------------------------------------------------------------------------- text
@@ -196,6 +401,7 @@ def collapse(lines: Sequence[RenderLine]) -> list[RenderLine]:
     """
     for line in reversed(walk(lines)):  # children before their parents
         line.children = _merge_runs(line.children)
+        line.details = _merge_runs(line.details)
     return _merge_runs(lines)
 
 
@@ -226,6 +432,8 @@ def count_marks(lines: Iterable[RenderLine]) -> int:
             total += 1 if line.is_comment else 0
             if line.children:
                 pending.append(line.children)
+            if line.details:
+                pending.append(line.details)
     return total
 
 
@@ -255,9 +463,10 @@ def render_rows(lines: Sequence[RenderLine], style: str = "indent") -> list[Row]
         line, prefix, child_prefix, depth, parent = pending.pop()
         here = len(rows)
         rows.append(Row(prefix + line.text(), line, depth, parent))
-        count = len(line.children)
+        below = line.details + line.children if line.details else line.children
+        count = len(below)
         for position in reversed(range(count)):
-            child = line.children[position]
+            child = below[position]
             if style == "indent":
                 pending.append((child, child_prefix + "  ", child_prefix + "  ", depth + 1, here))
             else:
@@ -281,7 +490,8 @@ def align_marks(rows: Sequence[tuple[str, list[str]]]) -> str:
     for text, marks in rows:
         if marks:
             comment = "; ".join(f"{MARK} {mark}" for mark in marks)
-            out.append(f"{text.ljust(column)}# {comment}")
+            # past the comment column, still two spaces: `…]# ✗` reads as part of the line
+            out.append(f"{text}{' ' * max(column - len(text), 2)}# {comment}")
         else:
             out.append(text)
     return "\n".join(out)

@@ -96,3 +96,33 @@ def test_a_celery_task_joins_the_tree_in_both_modes(
         )
         agenttrace.assert_propagated("apply_async/validate", "run/validate", via="parent")
         agenttrace.assert_single_trace()
+
+
+def test_a_failing_task_shows_its_exception_event_and_in_link_mode_its_link(
+    agenttrace: AgentTrace, celery_worker: dict[str, Any]
+) -> None:
+    agents = celery_worker["module"]
+    with tracer.start_as_current_span("orchestrator"), pytest.raises(ValueError, match="citations"):
+        agents.reject.apply_async(args=["7"]).get(timeout=30)
+    agenttrace.wait_for(name="run/reject")
+    if celery_worker["links"]:
+        agenttrace.assert_tree(
+            """
+            orchestrator
+              apply_async/reject [producer, no events, as sent]
+              ...
+            run/reject [consumer, error, scope=opentelemetry.instrumentation.celery]
+              @ exception {exception.type: "ValueError", exception.stacktrace: /Traceback/}
+              -> sent
+            """
+        )
+    else:
+        agenttrace.assert_tree(
+            """
+            orchestrator
+              apply_async/reject [producer, no events, no links]
+                run/reject [consumer, error, remote, scope=opentelemetry.instrumentation.celery]
+                  @ exception {exception.message: contains "no citations", exception.stacktrace: *}
+              ...
+            """
+        )

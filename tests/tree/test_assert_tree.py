@@ -69,9 +69,9 @@ def test_failure_shows_the_actual_tree_with_differences_marked(pytester: pytest.
             "E       ",
             'E       process_document {document.id: "41"}   '
             '# ✗ document.id: expected "42", got "41"',
+            "E         llm_agent [x2]                       # ✗ count: expected x1, got 2",
             "E         retrieval_agent",
             "E           POST [client]",
-            "E         llm_agent [x2]                       # ✗ count: expected x1, got 2",
             "E         # ✗ missing: validation_agent",
             "E       ",
             "E       Paste the tree above into the test to accept the current shape; "

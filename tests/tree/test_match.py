@@ -367,11 +367,11 @@ def test_failure_message_pinned() -> None:
         "\n"
         'process_document {document.id: "41", agent.version: *}   '
         '# ✗ document.id: expected "42", got "41"\n'
-        "  retrieval_agent\n"
-        "    POST [client]\n"
+        '  "GET /users/{id}" [server, error]\n'
         "  llm_agent                                              # ✗ unexpected span\n"
         "  llm_retry [x2]                                         # ✗ count: expected x3, got 2\n"
-        '  "GET /users/{id}" [server, error]\n'
+        "  retrieval_agent\n"
+        "    POST [client]\n"
         "  # ✗ missing: validation_agent\n"
         "\n"
         "Paste the tree above into the test to accept the current shape; "

@@ -198,13 +198,16 @@ def test_format_expected_round_trips() -> None:
             "a [clinet]",
             "line 1, column 4: unknown flag 'clinet'; valid flags: internal, server, client, "
             "producer, consumer, unset, ok, error, ordered, x<N>, x<MIN>..<MAX>, x<MIN>.., "
-            "service=<glob>\n"
+            "service=<glob>, scope=<glob>, resource={...}, remote, no events, no links, "
+            "as <label>\n"
             "    a [clinet]\n       ^",
         ),
         (
             "a {x: }",
             "line 1, column 7: invalid attribute value: Expecting value (values are JSON: "
-            '"text", 42, true, ["a", "b"]; or * for any value)\n    a {x: }\n          ^',
+            '"text", 42, true, ["a", "b"]; or * for any value; or a matcher: /regex/, '
+            'starts "x", ends "x", contains "x", > 0, <= 9, 1..5, int, str, ...)'
+            "\n    a {x: }\n          ^",
         ),
         ("  a\nb", "line 1, column 3: unexpected indentation of the first line\n      a\n      ^"),
         ("a\n\tb", "line 2, column 1: tab in indentation; indent with spaces\n    \tb\n    ^"),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.trace import StatusCode
-from span_trees import emit
+from span_trees import Node, emit
 
 from pytest_agenttrace import strategies as ats
 from pytest_agenttrace.strategies import SpanTree
@@ -211,3 +212,126 @@ def test_characters_that_split_lines_paste_back() -> None:
     assert len(text.splitlines()) == 1
     assert_trace_tree(forest, text)
     assert_trace_tree(forest, render_tree(forest, "box"))
+
+
+# ------------------------------------------------------------ events, links, matchers
+
+VOLATILE = st.sampled_from(
+    [
+        "http://127.0.0.1:8080/x",
+        "0b7c5f4e-6a59-4b7e-9f8c-2d5a8e1f3c11",
+        "deadbeefdeadbeef",
+        "2026-12-01T11:00:00Z",
+        "localhost",
+        "api.example.com:443",
+    ]
+)
+DETAIL_KEYS = ["k", "server.port", "odd key", "exception.stacktrace"]
+DETAIL_ATTRIBUTES = st.dictionaries(
+    st.sampled_from(DETAIL_KEYS), st.one_of(VALUES, VOLATILE), max_size=2
+)
+EVENT_NAMES = ["exception", "retry", "gen_ai.choice", "odd*name"]
+
+
+def preorder(roots: list[Node]) -> list[Node]:
+    """The nodes in the order `emit` starts them (a link may point at an earlier one)."""
+    found: list[Node] = []
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(reversed(node.children))
+    return found
+
+
+def as_node(tree: SpanTree) -> Node:
+    """A strategies.SpanTree as the tests' Node, which also carries events and links."""
+    children = [as_node(child) for child in tree.children]
+    return Node(tree.name, children, dict(tree.attributes), tree.kind, tree.status)
+
+
+@st.composite
+def detailed_forests(draw: st.DrawFn) -> list[Node]:
+    roots = [as_node(tree) for tree in draw(FORESTS)]
+    order = preorder(roots)
+    for index, node in enumerate(order):
+        node.attributes.update(draw(DETAIL_ATTRIBUTES))
+        events = st.tuples(st.sampled_from(EVENT_NAMES), DETAIL_ATTRIBUTES)
+        node.events = draw(st.lists(events, max_size=2))
+        if index:
+            links = st.tuples(st.sampled_from(order[:index]), DETAIL_ATTRIBUTES)
+            node.links = draw(st.lists(links, max_size=2))
+    return roots
+
+
+@settings(max_examples=100, deadline=None)
+@given(detailed_forests())
+def test_events_links_and_matchers_round_trip(roots: list[Node]) -> None:
+    forest = emit(roots)
+    text = render_tree(forest, events=True, links=True)
+    assert format_expected(parse_expected(text)) == text
+    box = render_tree(forest, "box", events=True, links=True)
+    assert format_expected(parse_expected(box)) == text
+    assert_trace_tree(forest, text)
+    assert_trace_tree(forest, box)
+    assert_trace_tree(forest, text, ordered=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(detailed_forests(), st.data())
+def test_a_changed_event_or_link_fails(roots: list[Node], data: st.DataObject) -> None:
+    expectation = render_tree(emit(roots), events=True, links=True)
+    with_details = [node for node in preorder(roots) if node.events or node.links]
+    if not with_details:
+        return
+    target = data.draw(st.sampled_from(with_details))
+    options = (["rename_event", "drop_event"] if target.events else []) + (
+        ["drop_link"] if target.links else []
+    )
+    edit = data.draw(st.sampled_from(options))
+    if edit == "rename_event":
+        name, attributes = target.events[0]
+        target.events[0] = (name + "_renamed", attributes)
+    elif edit == "drop_event":
+        target.events.pop()
+    else:
+        target.links.pop()
+    assert not trace_tree_matches(emit(roots), expectation)
+
+
+MATCHER_TEXTS = st.one_of(
+    st.builds(lambda p: f"/{p}/", st.sampled_from(["^a", "b$", "a.c", "^http:\\/\\/x", "\\d+"])),
+    st.builds(
+        lambda word, text: f"{word} {json.dumps(text)}",
+        st.sampled_from(["starts", "ends", "contains"]),
+        st.text(alphabet='ab/"\\ ', max_size=3),
+    ),
+    st.builds(
+        lambda op, n: f"{op} {json.dumps(n)}",
+        st.sampled_from([">", ">=", "<", "<="]),
+        st.one_of(st.integers(-3, 3), st.sampled_from([0.5, -1.5])),
+    ),
+    st.builds(lambda a, b: f"{min(a, b)}..{max(a, b)}", st.integers(-3, 3), st.integers(-3, 3)),
+    st.sampled_from(["int", "float", "number", "str", "bool", "list"]),
+)
+SAMPLE_VALUES = st.one_of(
+    st.integers(-4, 4),
+    st.floats(-4, 4, allow_nan=False),
+    st.booleans(),
+    st.text(alphabet='abc/"\\ 1x', max_size=5),
+    st.lists(st.sampled_from(["a", "b", 1]), max_size=2).map(tuple),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(MATCHER_TEXTS, SAMPLE_VALUES)
+def test_matcher_text_round_trips_and_agrees_with_its_builder(text: str, value: Any) -> None:
+    matcher = parse_expected(f"a {{k: {text}}}")[0].attributes["k"]
+    assert (
+        repr(matcher) == text
+        or parse_expected(f"a {{k: {matcher!r}}}")[0].attributes["k"] == matcher
+    )
+    again = parse_expected(f"a {{k: {matcher!r}}}")[0].attributes["k"]
+    assert (matcher == value) is (again == value)
+    forest = emit([Node("a", attributes={"k": value})])
+    assert trace_tree_matches(forest, f"a {{k: {text}}}") is (matcher == value)

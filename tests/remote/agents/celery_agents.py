@@ -26,6 +26,11 @@ def validate(document_id: str) -> str:
         return "ok"
 
 
+@app.task(name="reject")
+def reject(document_id: str) -> str:
+    raise ValueError(f"document {document_id} has no citations")
+
+
 def instrument(use_span_links: bool) -> None:
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
