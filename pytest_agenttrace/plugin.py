@@ -53,6 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _OPEN_SESSIONS.append(id(config))
     config.addinivalue_line("markers", marker_help())
     config.stash[_SUITE_OPTIONS] = suite_options(config)
+    _check_selectors(config.stash[_SUITE_OPTIONS], "ini option or flag")
     receiver_settings(config)  # validated now: a bad value stops the run before any test
     configure_html(config)
     _configure_seeing(config)
@@ -82,6 +83,27 @@ def _configure_seeing(config: pytest.Config) -> None:
 
     config.stash[_FULL_TEXT_DIR] = full_text_directory
     use_directory(full_text_directory)
+
+
+def _check_selectors(options: AgentTraceOptions, where: str) -> None:
+    """Rule keys written as lines of the tree syntax parse, or the run stops here."""
+    keyed = (options.timeout_budgets, options.max_retries, options.require_attributes)
+    patterns = [pattern for rules in keyed for pattern, _ in rules]
+    if not patterns:
+        return  # the usual case: nothing to import (the tree imports OpenTelemetry)
+    from .tree._select import selector_problem
+
+    problem = selector_problem(patterns)
+    if problem is not None:
+        raise pytest.UsageError(f"{where}: {problem}")
+
+
+def _test_options(item: pytest.Item) -> AgentTraceOptions:
+    """The test's resolved options, its marker's selectors checked too."""
+    options = options_for_test(item, item.config.stash[_SUITE_OPTIONS])
+    if options is not item.config.stash[_SUITE_OPTIONS]:
+        _check_selectors(options, f"{item.nodeid}: @pytest.mark.agenttrace")
+    return options
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -116,7 +138,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    suite = config.stash[_SUITE_OPTIONS]
     # A bad marker stops the run before any test does, like a bad ini value. Not in
     # an xdist worker, where a UsageError becomes an INTERNALERROR: there the
     # fixture fails the marked test with the same message instead.
@@ -125,7 +146,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         names = getattr(item, "fixturenames", None)
         marked = item.get_closest_marker("agenttrace") is not None
         if marked and validate:
-            options_for_test(item, suite)
+            _test_options(item)
         # A marked test, or one using agenttrace_redis, gets its capture even without
         # asking for the fixture: otherwise @pytest.mark.agenttrace(strict=True) and
         # the suite's ini policies would silently check nothing. Appended last, it
@@ -142,7 +163,7 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[AgentTrace]:
 
     bad_marker: str | None = None
     try:
-        options = options_for_test(request.node, request.config.stash[_SUITE_OPTIONS])
+        options = _test_options(request.node)
     except pytest.UsageError as error:  # the marker's fault, not the plugin's: no traceback
         bad_marker = str(error)
     if bad_marker is not None:  # failed outside the except: no "During handling of..."

@@ -343,6 +343,12 @@ class Trace:
         return f"<Trace {self.trace_id:032x}: {len(self.spans)} spans, roots {roots}>"
 
 
+# How a name that is a line of the tree syntax selects spans: set by tree/_select.py
+# (capture cannot import tree). Given the text, it returns a predicate, or None for
+# a plain name glob.
+LINE_SELECTOR: list[Callable[[str], Callable[[CapturedSpan], bool] | None]] = []
+
+
 class SpanQueries:
     """find() and one() over `spans` (finished spans in start order)."""
 
@@ -360,14 +366,18 @@ class SpanQueries:
         service: str | None = None,
     ) -> list[CapturedSpan]:
         """Finished spans matching every given criterion (name and service: globs; name
-        also a compiled regex)."""
+        also a compiled regex, or a line of the tree syntax: `POST [client]`)."""
         if kind is not None:
             kind = to_kind(kind)
         if status is not None:
             status = to_status(status)
+        spans: Iterable[CapturedSpan] = self.spans
+        line = LINE_SELECTOR[0](name) if isinstance(name, str) and LINE_SELECTOR else None
+        if line is not None:
+            spans, name = [span for span in spans if line(span)], None
         return [
             span
-            for span in self.spans
+            for span in spans
             if span.matches(name, kind=kind, status=status, attributes=attributes, service=service)
         ]
 

@@ -14,8 +14,8 @@ from ..capture._query import (
     SpanForest,
     Trace,
     attribute_mismatches,
-    name_matches,
 )
+from ..tree._select import selects
 from ._findings import describe_selector, docs, has_attributes, where
 
 
@@ -62,7 +62,7 @@ def required_attribute_problems(
     for span in forest.spans:
         missing: list[str] = []
         for pattern, keys in rules:
-            if name_matches(pattern, span.name):
+            if selects(pattern, span):
                 missing += [
                     key for key in keys if key not in span.attributes and key not in missing
                 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..capture._query import CapturedSpan, NamePattern, SpanForest, name_matches
+from ..capture._query import CapturedSpan, NamePattern, SpanForest
+from ..tree._select import selects
 
 # Where each message sends the reader; one constant so a hosted docs site is one edit.
 DOCS = "docs/"
@@ -20,7 +21,7 @@ def select(forest: SpanForest, selector: Selector) -> list[CapturedSpan]:
     if isinstance(selector, CapturedSpan):
         return [selector]
     if isinstance(selector, str) or hasattr(selector, "fullmatch"):
-        return [span for span in forest.spans if name_matches(selector, span.name)]  # type: ignore[arg-type]
+        return [span for span in forest.spans if selects(selector, span)]  # type: ignore[arg-type]
     return list(selector)
 
 
@@ -74,14 +75,15 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def matching_rule(rules: Sequence[tuple[str, Any]], name: str) -> tuple[str, Any] | None:
-    """The LAST (pattern, value) rule whose glob matches the span name.
+def matching_rule(rules: Sequence[tuple[str, Any]], span: CapturedSpan) -> tuple[str, Any] | None:
+    """The LAST (pattern, value) rule whose selector (a name glob, or a line of the
+    tree syntax such as `POST [service=llm]`) picks the span.
 
     As in .gitignore: write the general rules first and the specific ones after,
     so `{"execute_tool *": 10, "execute_tool search": 1}` caps search at 1.
     """
     for pattern, value in reversed(rules):
-        if name_matches(pattern, name):
+        if selects(pattern, span):
             return pattern, value
     return None
 

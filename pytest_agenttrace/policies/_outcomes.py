@@ -172,7 +172,7 @@ def retry_problems(
     """Operations whose retries exceed (or, with exactly, differ from) their limit."""
     bullets = []
     for group in retry_groups(spans):
-        rule = matching_rule(limits, group.name)
+        rule = matching_rule(limits, group.attempts[0])
         limit = None if rule is None else rule[1]
         if limit is None:
             continue

@@ -63,7 +63,7 @@ def observed_label(budgets: Sequence[tuple[str, float]], depth: int = 3) -> Call
 
     def label(span: CapturedSpan, level: int = 0) -> str:
         text = f"{span.name} {seconds(observed(span))}"
-        rule = matching_rule(budgets, span.name)
+        rule = matching_rule(budgets, span)
         if rule is not None:
             text += f" (budget {budget(rule[1])})"
         if level < depth:
@@ -130,7 +130,7 @@ def budget_problems(
         return []
 
     def budget_of(span: CapturedSpan) -> float | None:
-        rule = matching_rule(budgets, span.name)
+        rule = matching_rule(budgets, span)
         return None if rule is None else rule[1]
 
     def worst_path(span: CapturedSpan) -> tuple[float, list[CapturedSpan]]:

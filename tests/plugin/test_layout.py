@@ -25,7 +25,7 @@ ALLOWED = {
     "capture": set(),
     "tree": {"capture"},
     "propagation": {"capture"},
-    "policies": {"capture"},
+    "policies": {"capture", "tree"},  # a policy selects spans with a tree line
     "remote": {"capture", "tree"},
     "report": {"capture", "tree", "propagation", "policies", "remote"},
     "redis": {"propagation"},
