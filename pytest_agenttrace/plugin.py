@@ -54,6 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", marker_help())
     config.stash[_SUITE_OPTIONS] = suite_options(config)
     _check_selectors(config.stash[_SUITE_OPTIONS], "ini option or flag")
+    _check_redis_url(config)
     receiver_settings(config)  # validated now: a bad value stops the run before any test
     configure_html(config)
     _configure_seeing(config)
@@ -188,6 +189,29 @@ def agenttrace_receiver() -> OtlpReceiver:
     from .remote._receiver import process_receiver_or_fail
 
     return process_receiver_or_fail()
+
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix")  # what redis-py's from_url takes
+
+
+def _check_redis_url(config: pytest.Config) -> None:
+    """A configured URL that no Redis client takes stops the run before any test."""
+    import urllib.parse
+
+    url = redis_url(config)
+    if url is not None and urllib.parse.urlsplit(url).scheme not in _REDIS_SCHEMES:
+        source = (
+            "--agenttrace-redis-url"
+            if config.getoption("agenttrace_redis_url")
+            else f"${_REDIS_ENV}"
+            if os.environ.get(_REDIS_ENV)
+            else "ini option agenttrace_redis_url"
+        )
+        raise pytest.UsageError(
+            f"{source}: {url!r} is not a Redis URL; it starts with "
+            f"{', '.join(f'{scheme}://' for scheme in _REDIS_SCHEMES)} "
+            f"(e.g. redis://127.0.0.1:6379/0)"
+        )
 
 
 def redis_url(config: pytest.Config) -> str | None:

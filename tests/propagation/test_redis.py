@@ -272,13 +272,29 @@ def test_fixture_errors_when_the_configured_server_is_down(pytester, monkeypatch
     assert "redis/connection.py" not in result.stdout.str()
 
 
-def test_fixture_names_a_url_that_is_not_a_redis_url(pytester, monkeypatch):
+@pytest.mark.parametrize(
+    ("where", "named"),
+    [
+        ("flag", "--agenttrace-redis-url"),
+        ("env", "$AGENTTRACE_REDIS_URL"),
+        ("ini", "ini option agenttrace_redis_url"),
+    ],
+)
+def test_a_url_that_is_not_a_redis_url_stops_the_run(pytester, monkeypatch, where, named):
     monkeypatch.delenv("AGENTTRACE_REDIS_URL", raising=False)
     pytester.makepyfile(dedent(FIXTURE_TEST))
-    result = pytester.runpytest("--agenttrace-redis-url=notaurl")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*agenttrace_redis: 'notaurl' is not a Redis URL (*"])
-    assert "redis/connection.py" not in result.stdout.str()
+    args = []
+    if where == "flag":
+        args = ["--agenttrace-redis-url=notaurl"]
+    elif where == "env":
+        monkeypatch.setenv("AGENTTRACE_REDIS_URL", "notaurl")
+    else:
+        pytester.makeini("[pytest]\nagenttrace_redis_url = notaurl\n")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: {named}: 'notaurl' is not a Redis URL; it starts with redis://, rediss://*"]
+    )
 
 
 def test_fixture_skips_without_the_redis_extra(pytester, monkeypatch):
