@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -78,11 +79,19 @@ def html_path(config: pytest.Config) -> Path | None:
     text = str(raw).strip()
     if not text:
         raise pytest.UsageError(f"{source}: needs a file path, e.g. {_FLAG}=trace-report.html")
-    path = Path(os.path.abspath(base / Path(text).expanduser()))
+    given = Path(os.path.abspath(base / Path(text).expanduser()))
+    path = given.resolve()  # a symlink is followed: its target is written, the link stays
     if path.is_dir():
         raise pytest.UsageError(
             f"{source}: {text!r} is a directory; give the report's file name, "
             f"e.g. {Path(text) / 'trace-report.html'}"
+        )
+    special = _special_file(path)
+    if special is not None:
+        shown = repr(text) if path == given else f"{text!r} (a link to {path})"
+        raise pytest.UsageError(
+            f"{source}: {shown} is {special}, not a regular file; "
+            f"give the path of a report file, e.g. {_FLAG}=trace-report.html"
         )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +159,23 @@ def message_of(reports: Sequence[pytest.TestReport]) -> tuple[str, str]:
     return "\n\n".join(messages), "\n\n".join(tracebacks)
 
 
+def _special_file(path: Path) -> str | None:
+    """What the existing file at path is, when it is not a regular file (None otherwise)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # not there yet (a dangling link's target is created)
+    for test, name in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
 class HtmlSession:
     """This process's part of the report; the controller's also writes the page."""
 
@@ -204,6 +230,10 @@ class HtmlSession:
         assert self.path is not None
         self.written = 0
         partial = self.path.with_name(self.path.name + ".partial")
+        special = _special_file(self.path)
+        if special is not None:  # it became one during the run: replacing it would destroy it
+            self.failure = f"{self.path} is now {special}, not a regular file"
+            return
         try:
             with open(partial, "w", encoding="utf-8") as out:
                 write_page(out, self._records(), title=TITLE)
