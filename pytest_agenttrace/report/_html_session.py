@@ -100,8 +100,9 @@ def html_path(config: pytest.Config) -> Path | None:
             f"{source}: cannot create the folder {path.parent} for the report "
             f"({error.strerror or error})"
         ) from None
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise pytest.UsageError(f"{source}: {path} is not writable; choose another path")
+    problem = _unwritable(path)
+    if problem is not None:
+        raise pytest.UsageError(f"{source}: {problem}; choose another path")
     return path
 
 
@@ -157,6 +158,25 @@ def message_of(reports: Sequence[pytest.TestReport]) -> tuple[str, str]:
         elif report.skipped and isinstance(report.longrepr, tuple):
             messages.append(str(report.longrepr[2]))
     return "\n\n".join(messages), "\n\n".join(tracebacks)
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the page could not be written to path at the end, found now (None: it can).
+
+    The page is written beside its target and moved over it, so the folder must take
+    a new file: a real probe file is made and removed (os.access misses read-only
+    file systems, /sys, and says yes to root). An existing report is left as it is.
+    """
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is not writable"
+    try:
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+    except OSError as error:
+        return f"cannot write a file in {path.parent} ({error.strerror or error})"
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return None
 
 
 def _special_file(path: Path) -> str | None:

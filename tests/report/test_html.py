@@ -432,3 +432,52 @@ def test_a_write_that_fails_at_the_end_says_not_written(pytester: pytest.Pyteste
     assert pytester.path.joinpath("r.html").read_text() == "the previous report"
     assert not list(pytester.path.glob("*.partial"))
 
+
+@pytest.mark.parametrize("where", ["sysfs", "read-only folder"])
+def test_an_unwritable_path_stops_the_run_before_any_test(
+    pytester: pytest.Pytester, where: str
+) -> None:
+    if where == "sysfs":
+        path = Path("/sys/agenttrace-report.html")  # exists, refuses new files even to root
+        if not Path("/sys").is_dir():
+            pytest.skip("no /sys on this system (the read-only folder case covers it)")
+        folder = path.parent
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders (the sysfs case covers root)")
+        folder = pytester.mkdir("locked")
+        folder.chmod(0o555)
+        path = folder / "r.html"
+    pytester.makepyfile("def test_it(agenttrace):\n    open('ran', 'w').close()\n")
+    result = pytester.runpytest(f"--agenttrace-html={path}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: --agenttrace-html: cannot write a file in {folder} (*); choose another path"]
+    )
+    assert not (pytester.path / "ran").exists()  # no test ran
+    assert not path.exists()
+
+
+def test_the_check_leaves_no_file_and_keeps_the_old_report_until_the_end(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.path.joinpath("r.html").write_text("the previous report")
+    pytester.makepyfile(
+        test_it=dedent(
+            """
+            import os
+
+            def test_it(agenttrace):
+                agenttrace.tracer.start_span("x").end()
+                assert [name for name in os.listdir() if "r.html" in name] == ["r.html"]
+                with open("r.html") as report:
+                    assert report.read() == "the previous report"
+            """
+        )
+    )
+    pytester.runpytest("--agenttrace-html=r.html", "-p", "no:cacheprovider").assert_outcomes(
+        passed=1
+    )
+    (test,) = report_data(pytester.path / "r.html")["tests"]
+    assert test["spans"][0]["n"] == "x"
+    assert [path.name for path in pytester.path.iterdir() if "r.html" in path.name] == ["r.html"]
