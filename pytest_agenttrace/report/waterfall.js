@@ -380,7 +380,7 @@
     var bar = el("div", "bar" + (span.e === null ? " open" : ""));
     bar.style.left = left + "%";
     bar.style.width = width + "%";
-    bar.style.background = colourOf(service);
+    bar.style.backgroundColor = colourOf(service); // not the shorthand: it would drop the open bar's stripes
     cell.appendChild(bar);
     var total = this.total;
     (span.ev || []).forEach(function (event) {

@@ -303,6 +303,12 @@ def test_a_span_left_open_runs_to_the_end_of_the_axis(
     assert hung.locator(".badge.open").inner_text() == "open"
     bar = hung.locator(".bar")
     assert "open" in bar.get_attribute("class")
+    # hatched: the stripes are drawn over the service colour
+    image = bar.evaluate("bar => getComputedStyle(bar).backgroundImage")
+    assert image.startswith("repeating-linear-gradient("), image
+    assert bar.evaluate("bar => getComputedStyle(bar).backgroundColor") != "rgba(0, 0, 0, 0)"
+    closed = report.row("orchestrator").locator(".bar")
+    assert closed.evaluate("bar => getComputedStyle(bar).backgroundImage") == "none"
     cell = hung.locator(".cell-bar").bounding_box()
     box = bar.bounding_box()
     assert abs((box["x"] + box["width"]) - (cell["x"] + cell["width"])) < 2  # to the end
