@@ -14,7 +14,7 @@
 
   var data = JSON.parse(document.getElementById("agenttrace-data").textContent);
   var serviceColour = {};
-  var waterfalls = [];
+  var sections = []; // per test: its <details>, its Waterfall once drawn
   var query = "";
 
   function el(tag, className, text) {
@@ -87,7 +87,6 @@
     this.limit = ROW_STEP;
     this.collapsed = {};
     this.selected = -1;
-    this.searchText = null;
     var n = this.spans.length;
     this.depth = new Int32Array(n);
     this.children = new Int32Array(n);
@@ -189,16 +188,34 @@
     this.render();
   };
 
-  Waterfall.prototype.matches = function (index) {
-    if (!query) return true;
-    if (this.searchText === null) {
-      var self = this;
-      this.searchText = this.spans.map(function (span) {
+  // Per test, once: each span's name, attribute values and service, lowercased.
+  function searchTexts(test) {
+    if (!test.searchTexts) {
+      test.searchTexts = test.spans.map(function (span) {
         var values = Object.keys(span.a || {}).map(function (key) { return plain(span.a[key]); });
-        return (span.n + "\u0000" + values.join("\u0000") + "\u0000" + (self.service(span) || "")).toLowerCase();
+        var resource = test.resources[span.r] || {};
+        var service = resource["service.name"];
+        return (span.n + "\u0000" + values.join("\u0000") + "\u0000" + (service === undefined ? "" : service)).toLowerCase();
       });
     }
-    return this.searchText[index].indexOf(query) !== -1;
+    return test.searchTexts;
+  }
+
+  function textMatches(text) {
+    return String(text).toLowerCase().indexOf(query) !== -1;
+  }
+
+  // The test's spans and missing lines that match the filter (built or not).
+  function countMatches(test) {
+    var count = 0;
+    searchTexts(test).forEach(function (text) { if (text.indexOf(query) !== -1) count++; });
+    test.spans.forEach(function (span) { (span.mm || []).forEach(function (text) { if (textMatches(text)) count++; }); });
+    (test.missing || []).forEach(function (text) { if (textMatches(text)) count++; });
+    return count;
+  }
+
+  Waterfall.prototype.matches = function (index) {
+    return !query || searchTexts(this.test)[index].indexOf(query) !== -1;
   };
 
   // The rows to show, in order: trace headers, spans, the lines a failed
@@ -210,8 +227,9 @@
     var matched = 0;
     if (query) {
       for (var i = n - 1; i >= 0; i--) {
-        if (this.matches(i)) {
-          matched++;
+        var hit = this.matches(i);
+        if (hit) matched++;
+        if (hit || (spans[i].mm && spans[i].mm.some(textMatches))) {
           for (var j = i; j >= 0 && !show[j]; j = spans[j].p) show[j] = 1; // with its ancestors
         }
       }
@@ -232,6 +250,8 @@
       while (open.length && self.depth[open[open.length - 1]] >= depth) {
         var parent = open.pop();
         spans[parent].mm.forEach(function (text) {
+          if (query && !textMatches(text)) return;
+          if (query) matched++;
           entries.push({ missing: text, depth: self.depth[parent] + 1 });
         });
       }
@@ -244,12 +264,14 @@
         entries.push({ trace: trace });
       }
       entries.push({ span: s });
-      if (spans[s].mm && !query && !this.collapsed[s]) open.push(s);
+      if (spans[s].mm && (query || !this.collapsed[s])) open.push(s);
     }
     closeUntil(0);
-    if (!query) {
-      (this.test.missing || []).forEach(function (text) { entries.push({ missing: text, depth: 0 }); });
-    }
+    (this.test.missing || []).forEach(function (text) {
+      if (query && !textMatches(text)) return;
+      if (query) matched++;
+      entries.push({ missing: text, depth: 0 });
+    });
     return { entries: entries, matched: matched };
   };
 
@@ -290,7 +312,7 @@
       more.appendChild(all);
       rows.appendChild(more);
     }
-    if (!totalSpanRows) rows.appendChild(el("div", "empty", "No span matches the filter."));
+    if (!entries.length) rows.appendChild(el("div", "empty", "No span matches the filter."));
     var words = this.spans.length + " span" + (this.spans.length === 1 ? "" : "s") + " in " +
       this.test.traces.length + " trace" + (this.test.traces.length === 1 ? "" : "s");
     if (query) words = result.matched + " of " + words + " match";
@@ -523,16 +545,30 @@
 
   // ------------------------------------------------------------------ the page
 
+  // A filter searches every test, opens the sections with matches and hides the
+  // others; clearing it restores the sections as they were.
   function setQuery(text) {
-    query = text.trim().toLowerCase();
+    var next = text.trim().toLowerCase();
+    if (next && !query) sections.forEach(function (s) { s.openBefore = s.details.open; });
+    query = next;
     var matched = 0;
-    waterfalls.forEach(function (waterfall) {
-      waterfall.render();
-      matched += waterfall.matched;
+    sections.forEach(function (s) {
+      if (!query) {
+        s.details.hidden = false;
+        if (s.openBefore !== undefined) s.details.open = s.openBefore;
+        s.openBefore = undefined;
+      } else {
+        var count = countMatches(s.test);
+        matched += count;
+        s.details.hidden = count === 0;
+        if (count) s.details.open = true;
+      }
+      if (!s.build() && s.waterfall) s.waterfall.render();
     });
     document.getElementById("search-count").textContent = query
-      ? matched + " matching span" + (matched === 1 ? "" : "s")
+      ? matched + " match" + (matched === 1 ? "" : "es")
       : "";
+    noMatch.hidden = !query || matched > 0 || !sections.length;
   }
 
   function rank(outcome) {
@@ -570,15 +606,17 @@
       body.appendChild(more);
     }
     details.appendChild(body);
-    var built = false;
-    function build() {
-      if (built || !details.open) return;
-      built = true;
-      waterfalls.push(new Waterfall(test, details));
-    }
-    details.addEventListener("toggle", build);
+    var entry = { test: test, details: details, waterfall: null, openBefore: undefined };
+    // the waterfall is drawn when the section first opens; true when drawn now
+    entry.build = function () {
+      if (entry.waterfall || !details.open) return false;
+      entry.waterfall = new Waterfall(test, details);
+      return true;
+    };
+    details.addEventListener("toggle", entry.build);
     details.open = test.outcome === "failed" || test.outcome === "error" || data.tests.length === 1;
-    build();
+    entry.build();
+    sections.push(entry);
     return details;
   }
 
@@ -589,6 +627,9 @@
   var main = document.getElementById("tests");
   if (!tests.length) main.appendChild(el("p", "empty", "No test captured any span."));
   tests.forEach(function (test) { main.appendChild(section(test)); });
+  var noMatch = el("p", "empty", "No span in any test matches the filter.");
+  noMatch.hidden = true;
+  main.appendChild(noMatch);
 
   var timer = null;
   document.getElementById("search").addEventListener("input", function (event) {

@@ -270,16 +270,50 @@ def test_the_search_box_filters_by_name_and_attribute_value(
     search.fill("embed")
     # the match, with its ancestors for context
     expect(rows).to_have_text(["process_document", "retrieval_agent", "embed"])
-    expect(count).to_have_text("1 matching span")
+    expect(count).to_have_text("1 match")
     search.fill("u-17")  # an attribute value
     expect(rows).to_have_text(["process_document"])
     search.fill("no such span")
-    expect(count).to_have_text("0 matching spans")
-    expect(rows).to_have_count(0)
-    assert "No span matches the filter." in report.page.locator(".test[open]").inner_text()
+    expect(count).to_have_text("0 matches")
+    expect(report.page.locator(".test:visible")).to_have_count(0)
+    expect(report.page.locator("#tests > p.empty")).to_have_text(
+        "No span in any test matches the filter."
+    )
     search.fill("")
     expect(rows).to_have_count(5)
+    expect(report.page.locator("#tests > p.empty")).to_be_hidden()
     report.check("search")
+
+
+def test_the_search_opens_folded_tests_with_matches_and_hides_the_others(
+    pytester: pytest.Pytester, open_report: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    report = open_report(_report(pytester, SUITE))
+    page, search = report.page, report.page.locator("#search")
+    passed = page.locator('.test[data-nodeid$="test_passes"]')
+    failed = page.locator('.test[data-nodeid$="test_tree_differs"]')
+    assert passed.evaluate("e => e.open") is False  # folded: its waterfall not drawn yet
+    search.fill("healthy")
+    expect(page.locator("#search-count")).to_have_text("1 match")
+    expect(report.span_rows("test_passes").locator(".span-name")).to_have_text(["healthy"])
+    assert passed.evaluate("e => e.open") is True
+    expect(failed).to_be_hidden()  # no match in it
+    search.fill("7")  # healthy's document.id "7"; "u-17" in the failed test
+    expect(page.locator("#search-count")).to_have_text("2 matches")
+    expect(failed).to_be_visible()
+    search.fill("validation_agent")  # the line assert_tree found missing
+    expect(page.locator("#search-count")).to_have_text("1 match")
+    expect(page.locator(".missing-row")).to_have_text(["✗ missing: validation_agent"])
+    expect(passed).to_be_hidden()
+    search.fill("")  # as before the filter: the passed test folded again
+    expect(passed).to_be_visible()
+    expect(failed).to_be_visible()
+    assert passed.evaluate("e => e.open") is False
+    assert failed.evaluate("e => e.open") is True
+    expect(report.span_rows("test_tree_differs")).to_have_count(5)
+    report.check("search-folded")
 
 
 def test_a_span_left_open_runs_to_the_end_of_the_axis(
@@ -337,6 +371,7 @@ def test_ten_thousand_spans_open_quickly_with_a_row_cap(
     assert report.span_rows().count() == 1000
     # the filter searches all spans, not only the rendered ones
     report.page.locator("#search").fill("call 97-42")
+    expect(report.page.locator("#search-count")).to_have_text("1 match")
     expect(report.span_rows().locator(".span-name")).to_have_text(
         ["orchestrator", "agent 97", "call 97-42"]
     )
