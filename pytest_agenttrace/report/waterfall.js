@@ -45,6 +45,10 @@
     return String(v);
   }
 
+  function clipped(text) {
+    return text.length > 40 ? text.slice(0, 39) + "…" : text;
+  }
+
   function plain(v) {
     return Array.isArray(v) ? v.map(plain).join(" ") : String(v);
   }
@@ -252,7 +256,7 @@
         spans[parent].mm.forEach(function (text) {
           if (query && !textMatches(text)) return;
           if (query) matched++;
-          entries.push({ missing: text, depth: self.depth[parent] + 1 });
+          entries.push({ missing: text, depth: self.depth[parent] + 1, parent: parent });
         });
       }
     }
@@ -275,49 +279,80 @@
     return { entries: entries, matched: matched };
   };
 
+  // Draws the first `limit` span rows, and beyond them every marked span with
+  // its ancestors: a failure is never hidden by the cap. Undrawn runs of spans
+  // become "… N more spans" rows.
   Waterfall.prototype.render = function () {
     var result = this.entries();
     var entries = result.entries;
+    var spans = this.spans;
     var rows = this.rows;
     rows.textContent = "";
     rows.appendChild(this.axis());
-    var spanRows = 0;
+    var keep = new Uint8Array(spans.length);
     var totalSpanRows = 0;
-    for (var i = 0; i < entries.length; i++) {
-      if (entries[i].span !== undefined) totalSpanRows++;
+    var e, s, j;
+    for (e = 0; e < entries.length; e++) {
+      if (entries[e].span === undefined) continue;
+      if (totalSpanRows < this.limit) keep[entries[e].span] = 1;
+      totalSpanRows++;
+    }
+    if (totalSpanRows > this.limit) {
+      for (e = 0; e < entries.length; e++) {
+        s = entries[e].span;
+        if (s === undefined || !(spans[s].m || spans[s].mm)) continue;
+        for (j = s; j >= 0 && !keep[j]; j = spans[j].p) keep[j] = 1;
+      }
     }
     var fragment = document.createDocumentFragment();
-    for (var e = 0; e < entries.length; e++) {
+    var self = this;
+    var drawn = 0;
+    var gap = 0;
+    var trace = null; // a trace's row waits for its first drawn span
+    function closeGap() {
+      if (gap) fragment.appendChild(self.moreRow(gap, totalSpanRows - self.limit));
+      gap = 0;
+    }
+    for (e = 0; e < entries.length; e++) {
       var entry = entries[e];
-      if (entry.span !== undefined) {
-        if (spanRows >= this.limit) break;
-        spanRows++;
+      if (entry.trace !== undefined) {
+        trace = entry.trace;
+      } else if (entry.span !== undefined) {
+        if (!keep[entry.span]) {
+          gap++;
+          continue;
+        }
+        closeGap();
+        if (trace !== null) fragment.appendChild(this.traceRow(trace));
+        trace = null;
+        drawn++;
         fragment.appendChild(this.spanRow(entry.span));
-      } else if (entry.trace !== undefined) {
-        fragment.appendChild(this.traceRow(entry.trace));
-      } else {
+      } else if (entry.parent === undefined || keep[entry.parent]) {
+        closeGap();
         fragment.appendChild(this.missingRow(entry.missing, entry.depth));
       }
     }
+    closeGap();
     rows.appendChild(fragment);
-    var hidden = totalSpanRows - spanRows;
-    if (hidden > 0) {
-      var more = el("div", "row more-row");
-      more.appendChild(el("span", "more-count", "… " + hidden + " more span" + (hidden === 1 ? "" : "s")));
-      var next = el("button", "", "show " + Math.min(ROW_STEP, hidden) + " more");
-      next.dataset.more = "next";
-      var all = el("button", "", "show all");
-      all.dataset.more = "all";
-      more.appendChild(next);
-      more.appendChild(all);
-      rows.appendChild(more);
-    }
+    var hidden = totalSpanRows - drawn;
     if (!entries.length) rows.appendChild(el("div", "empty", "No span matches the filter."));
     var words = this.spans.length + " span" + (this.spans.length === 1 ? "" : "s") + " in " +
       this.test.traces.length + " trace" + (this.test.traces.length === 1 ? "" : "s");
     if (query) words = result.matched + " of " + words + " match";
-    this.status.textContent = words + (hidden > 0 ? " · showing " + spanRows + " rows" : "");
+    this.status.textContent = words + (hidden > 0 ? " · showing " + drawn + " rows" : "");
     this.matched = result.matched;
+  };
+
+  Waterfall.prototype.moreRow = function (count, beyond) {
+    var more = el("div", "row more-row");
+    more.appendChild(el("span", "more-count", "… " + count + " more span" + (count === 1 ? "" : "s")));
+    var next = el("button", "", "show " + Math.min(ROW_STEP, beyond) + " more");
+    next.dataset.more = "next";
+    var all = el("button", "", "show all");
+    all.dataset.more = "all";
+    more.appendChild(next);
+    more.appendChild(all);
+    return more;
   };
 
   Waterfall.prototype.axis = function () {
@@ -371,6 +406,13 @@
     }
     name.appendChild(el("span", "kind " + span.k, span.k));
     name.appendChild(el("span", "span-name", span.n));
+    var keys = Object.keys(span.a || {});
+    if (keys.length) { // tells same-name siblings apart
+      var shown = keys.slice(0, 3).map(function (key) { return key + "=" + clipped(value(span.a[key])); });
+      var attrs = el("span", "attrs", shown.join(" ") + (keys.length > 3 ? " …" : ""));
+      attrs.title = keys.map(function (key) { return key + "=" + value(span.a[key]); }).join("\n");
+      name.appendChild(attrs);
+    }
     var service = this.service(span);
     var parent = span.p >= 0 ? this.spans[span.p] : null;
     if (!parent || this.service(parent) !== service) {

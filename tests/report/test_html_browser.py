@@ -388,6 +388,66 @@ def test_ten_thousand_spans_open_quickly_with_a_row_cap(
     report.check("ten-thousand")
 
 
+LATE_MARKS = dedent(
+    """
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer("load")
+
+    def test_late_mismatch(agenttrace):
+        with tracer.start_as_current_span("orchestrator"):
+            for n in range(600):
+                attributes = {"tool.name": f"t{n}", "call.n": n, "a": 1, "b": 2}
+                tracer.start_span("tool_call", attributes=attributes).end()
+            with tracer.start_as_current_span("summarise", attributes={"model": "small"}):
+                pass
+        agenttrace.assert_tree('''
+            orchestrator
+              tool_call [x600]
+              summarise {model: "large"}
+              validation_agent
+        ''')
+    """
+)
+
+
+def test_marks_beyond_the_row_cap_are_drawn_with_the_gap_counted(
+    pytester: pytest.Pytester, open_report: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    report = open_report(_report(pytester, LATE_MARKS))
+    page = report.page
+    names = report.names()
+    # the first 500 rows, then the marked span past the cap (its parent is row 1)
+    assert len(names) == 501
+    assert names[:2] == ["orchestrator", "tool_call"] and names[-1] == "summarise"
+    assert page.locator(".more-count").all_inner_texts() == ["… 101 more spans"]
+    assert report.row("summarise").locator(".mark").inner_text() == (
+        '✗ model: expected "large", got "small"'
+    )
+    assert page.locator(".missing-row").all_inner_texts() == ["✗ missing: validation_agent"]
+    order = page.locator(".waterfall > .row").evaluate_all(
+        "rows => rows.map(r => r.classList.contains('more-row') ? 'gap'"
+        " : r.classList.contains('missing-row') ? 'missing' : r.querySelector('.span-name')"
+        " ? r.querySelector('.span-name').textContent : null).filter(Boolean)"
+    )
+    assert order[-3:] == ["gap", "summarise", "missing"]
+    assert "showing 501 rows" in page.locator(".wf-status").inner_text()
+    # same-name siblings told apart: their first attributes, dimmed, in the row
+    fourth = report.span_rows().nth(4).locator(".attrs")
+    assert fourth.inner_text() == 'tool.name="t3" call.n=3 a=1 …'
+    assert fourth.evaluate("e => getComputedStyle(e).color") == "rgb(163, 168, 184)"
+    page.locator("#search").fill("validation_agent")  # a missing line is found too
+    expect(page.locator("#search-count")).to_have_text("1 match")
+    expect(page.locator(".missing-row")).to_have_text(["✗ missing: validation_agent"])
+    page.locator("#search").fill("")
+    expect(page.locator(".more-row")).to_have_count(1)
+    page.locator("button[data-more=all]").click()
+    assert len(report.names()) == 602 and page.locator(".more-row").count() == 0
+    report.check("late-marks")
+
+
 def test_a_failed_test_in_pytest_html_has_the_waterfall(
     pytester: pytest.Pytester, open_report: Any
 ) -> None:
