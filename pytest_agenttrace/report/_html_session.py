@@ -52,6 +52,9 @@ def add_html_options(parser: pytest.Parser) -> None:
 
 def configure_html(config: pytest.Config) -> None:
     """Validate the option and set up the session's collection (a worker joins its controller's)."""
+    from ._pytest_html import register_pytest_html_hooks
+
+    register_pytest_html_hooks(config)
     worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
     if worker_input is not None:
         parts = worker_input.get(_WORKER_KEY)
@@ -107,25 +110,28 @@ def html_path(config: pytest.Config) -> Path | None:
 
 
 def record_phase(item: pytest.Item, report: pytest.TestReport, capture: AgentTrace) -> None:
-    """Called for each phase's report of a test with a capture; the teardown's writes it.
+    """Called for each phase's report of a test with a capture; the teardown's records it.
 
-    Also where a failed phase gets pytest-html's waterfall extra.
+    Also where a test with a failed phase gets its waterfall for pytest-html.
     """
-    if report.failed:
-        from ._pytest_html import add_waterfall_extra
+    from ._pytest_html import add_waterfall, wants_extra
 
-        try:
-            add_waterfall_extra(item, report, capture)
-        except Exception as error:  # an extra must never turn into an INTERNALERROR
-            report.sections.append(("agenttrace", f"no waterfall extra: {error!r}"))
     session = item.config.stash.get(_SESSION, None)
-    if session is None:
+    extra = wants_extra(item.config)
+    if session is None and not extra:
         return
     reports = item.stash.setdefault(_PHASES, [])
     reports.append(report)
     if report.when != "teardown":
         return
     del item.stash[_PHASES]
+    if extra:
+        try:
+            add_waterfall(item, report, reports, capture)
+        except Exception as error:  # an extra must never turn into an INTERNALERROR
+            report.sections.append(("agenttrace", f"no waterfall for pytest-html: {error!r}"))
+    if session is None:
+        return
     try:
         session.add(item.nodeid, reports, capture)
     except Exception as error:  # a report must never turn into an INTERNALERROR

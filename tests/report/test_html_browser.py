@@ -461,6 +461,10 @@ def test_a_failed_test_in_pytest_html_has_the_waterfall(
     frames = report.page.locator("iframe.agenttrace-waterfall")
     frames.first.wait_for()
     assert frames.count() == 1  # the failed test's entry only
+    # in the failed row's log box, which grows to show the whole frame
+    box = frames.first.evaluate("f => getComputedStyle(f.closest('.logwrapper')).maxHeight")
+    assert box == "none"
+    assert frames.first.evaluate("f => f.closest('tbody').classList.contains('failed')")
     waterfall = report.page.frame_locator("iframe.agenttrace-waterfall")
     waterfall.locator(".span-row").first.wait_for()
     names = waterfall.locator(".span-name").all_text_contents()
