@@ -76,7 +76,14 @@
     keys.forEach(function (key) {
       var tr = el("tr");
       tr.appendChild(dotted(key));
-      tr.appendChild(el("td", "", value(mapping[key])));
+      var v = mapping[key];
+      var cell = el("td");
+      if (typeof v === "string" && v.indexOf("\n") !== -1) {
+        cell.appendChild(el("pre", "multiline", v)); // a stack trace, a prompt: as written
+      } else {
+        cell.textContent = value(v);
+      }
+      tr.appendChild(cell);
       t.appendChild(tr);
     });
     parent.appendChild(t);
@@ -400,6 +407,7 @@
       var toggle = el("button", "toggle", this.collapsed[index] ? "▸" : "▾");
       toggle.setAttribute("aria-label", (this.collapsed[index] ? "expand " : "collapse ") + span.n);
       toggle.setAttribute("aria-expanded", this.collapsed[index] ? "false" : "true");
+      toggle.tabIndex = -1; // one Tab stop per row: the row (← and → fold it)
       name.appendChild(toggle);
     } else {
       name.appendChild(el("span", "toggle-spacer"));
@@ -662,8 +670,21 @@
     return details;
   }
 
+  // Node ids compared with their numbers as numbers: test[2] before test[10].
+  function byNodeId(a, b) {
+    var x = a.split(/(\d+)/);
+    var y = b.split(/(\d+)/);
+    for (var i = 0; i < Math.min(x.length, y.length); i++) {
+      if (x[i] === y[i]) continue;
+      if (i % 2) return Number(x[i]) - Number(y[i]) || (x[i] < y[i] ? -1 : 1);
+      return x[i] < y[i] ? -1 : 1;
+    }
+    return x.length - y.length;
+  }
+
+  // by outcome, then by node id: the same order whatever order xdist finished them in
   var tests = data.tests.slice().sort(function (a, b) {
-    return rank(a.outcome) - rank(b.outcome);
+    return rank(a.outcome) - rank(b.outcome) || byNodeId(a.id, b.id);
   });
   summary(tests);
   var main = document.getElementById("tests");

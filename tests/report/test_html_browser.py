@@ -448,6 +448,90 @@ def test_marks_beyond_the_row_cap_are_drawn_with_the_gap_counted(
     report.check("late-marks")
 
 
+def test_multi_line_values_are_shown_as_written(
+    pytester: pytest.Pytester, open_report: Any
+) -> None:
+    suite = dedent(
+        """
+        from opentelemetry import trace
+
+        tracer = trace.get_tracer("t")
+
+        def test_raises(agenttrace):
+            prompt = "You are a planner.\\nAnswer briefly."
+            with tracer.start_as_current_span("llm_call", attributes={"prompt": prompt}) as span:
+                try:
+                    raise ValueError("model said no")
+                except ValueError as error:
+                    span.record_exception(error)
+        """
+    )
+    report = open_report(_report(pytester, suite))
+    report.row("llm_call").click()
+    details = report.page.locator(".details")
+    blocks = details.locator("pre.multiline")
+    assert blocks.count() == 2  # the prompt, and the exception event's stack trace
+    assert blocks.nth(0).inner_text() == "You are a planner.\nAnswer briefly."
+    trace_text = blocks.nth(1).inner_text()
+    assert trace_text.startswith("Traceback (most recent call last):\n")
+    assert "ValueError: model said no" in trace_text
+    assert "\\n" not in details.inner_text()  # no JSON-escaped newline anywhere
+    report.check("multi-line")
+
+
+def test_each_row_is_one_tab_stop(pytester: pytest.Pytester, open_report: Any) -> None:
+    report = open_report(_report(pytester, SUITE))
+    page = report.page
+    report.row("process_document").focus()
+    visited = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        visited.append(
+            page.evaluate(
+                "() => document.activeElement.classList.contains('span-row')"
+                " ? document.activeElement.querySelector('.span-name').textContent"
+                " : document.activeElement.tagName"
+            )
+        )
+    assert visited == ["retrieval_agent", "embed", "llm_agent", "cache_lookup"]
+    report.check("tab-stops")
+
+
+def test_sections_are_in_node_id_order_within_an_outcome(
+    pytester: pytest.Pytester, open_report: Any
+) -> None:
+    suite = dedent(
+        """
+        import pytest
+        from opentelemetry import trace
+
+        tracer = trace.get_tracer("t")
+
+        def test_zeta(agenttrace):
+            tracer.start_span("z").end()
+
+        @pytest.mark.parametrize("n", [10, 2, 1])
+        def test_agent(agenttrace, n):
+            tracer.start_span(f"agent {n}").end()
+            assert n != 2
+
+        def test_alpha(agenttrace):
+            tracer.start_span("a").end()
+        """
+    )
+    path = _report(pytester, suite, "-n", "2")
+    report = open_report(path)
+    ids = report.page.locator(".test").evaluate_all("els => els.map(e => e.dataset.nodeid)")
+    assert ids == [
+        "test_suite.py::test_agent[2]",
+        "test_suite.py::test_agent[1]",
+        "test_suite.py::test_agent[10]",
+        "test_suite.py::test_alpha",
+        "test_suite.py::test_zeta",
+    ]
+    report.check("order")
+
+
 def test_a_failed_test_in_pytest_html_has_the_waterfall(
     pytester: pytest.Pytester, open_report: Any
 ) -> None:
