@@ -127,7 +127,7 @@ def record_phase(item: pytest.Item, report: pytest.TestReport, capture: AgentTra
     del item.stash[_PHASES]
     if extra:
         try:
-            add_waterfall(item, report, reports, capture)
+            add_waterfall(item, report, reports, capture, outcome=outcome_of(reports))
         except Exception as error:  # an extra must never turn into an INTERNALERROR
             report.sections.append(("agenttrace", f"no waterfall for pytest-html: {error!r}"))
     if session is None:

@@ -39,17 +39,18 @@ def add_waterfall(
     teardown: pytest.TestReport,
     reports: Sequence[pytest.TestReport],
     capture: AgentTrace,
+    *,
+    outcome: str,
 ) -> None:
     """For a test with a failed phase and spans, put its waterfall on the teardown report."""
     if not any(report.failed for report in reports):
         return
     from ._html import page_html, trace_record
-    from ._html_session import outcome_of
 
     record = trace_record(
         capture,
         nodeid=item.nodeid,
-        outcome=outcome_of(reports),
+        outcome=outcome,
         duration=sum(report.duration for report in reports),  # pytest-html's too
         message="",  # pytest-html shows the failure itself, next to the waterfall
     )
