@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -51,6 +52,9 @@ def add_html_options(parser: pytest.Parser) -> None:
 
 def configure_html(config: pytest.Config) -> None:
     """Validate the option and set up the session's collection (a worker joins its controller's)."""
+    from ._pytest_html import register_pytest_html_hooks
+
+    register_pytest_html_hooks(config)
     worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
     if worker_input is not None:
         parts = worker_input.get(_WORKER_KEY)
@@ -78,11 +82,19 @@ def html_path(config: pytest.Config) -> Path | None:
     text = str(raw).strip()
     if not text:
         raise pytest.UsageError(f"{source}: needs a file path, e.g. {_FLAG}=trace-report.html")
-    path = Path(os.path.abspath(base / Path(text).expanduser()))
+    given = Path(os.path.abspath(base / Path(text).expanduser()))
+    path = given.resolve()  # a symlink is followed: its target is written, the link stays
     if path.is_dir():
         raise pytest.UsageError(
             f"{source}: {text!r} is a directory; give the report's file name, "
             f"e.g. {Path(text) / 'trace-report.html'}"
+        )
+    special = _special_file(path)
+    if special is not None:
+        shown = repr(text) if path == given else f"{text!r} (a link to {path})"
+        raise pytest.UsageError(
+            f"{source}: {shown} is {special}, not a regular file; "
+            f"give the path of a report file, e.g. {_FLAG}=trace-report.html"
         )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,31 +103,35 @@ def html_path(config: pytest.Config) -> Path | None:
             f"{source}: cannot create the folder {path.parent} for the report "
             f"({error.strerror or error})"
         ) from None
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise pytest.UsageError(f"{source}: {path} is not writable; choose another path")
+    problem = _unwritable(path)
+    if problem is not None:
+        raise pytest.UsageError(f"{source}: {problem}; choose another path")
     return path
 
 
 def record_phase(item: pytest.Item, report: pytest.TestReport, capture: AgentTrace) -> None:
-    """Called for each phase's report of a test with a capture; the teardown's writes it.
+    """Called for each phase's report of a test with a capture; the teardown's records it.
 
-    Also where a failed phase gets pytest-html's waterfall extra.
+    Also where a test with a failed phase gets its waterfall for pytest-html.
     """
-    if report.failed:
-        from ._pytest_html import add_waterfall_extra
+    from ._pytest_html import add_waterfall, wants_extra
 
-        try:
-            add_waterfall_extra(item, report, capture)
-        except Exception as error:  # an extra must never turn into an INTERNALERROR
-            report.sections.append(("agenttrace", f"no waterfall extra: {error!r}"))
     session = item.config.stash.get(_SESSION, None)
-    if session is None:
+    extra = wants_extra(item.config)
+    if session is None and not extra:
         return
     reports = item.stash.setdefault(_PHASES, [])
     reports.append(report)
     if report.when != "teardown":
         return
     del item.stash[_PHASES]
+    if extra:
+        try:
+            add_waterfall(item, report, reports, capture, outcome=outcome_of(reports))
+        except Exception as error:  # an extra must never turn into an INTERNALERROR
+            report.sections.append(("agenttrace", f"no waterfall for pytest-html: {error!r}"))
+    if session is None:
+        return
     try:
         session.add(item.nodeid, reports, capture)
     except Exception as error:  # a report must never turn into an INTERNALERROR
@@ -148,6 +164,42 @@ def message_of(reports: Sequence[pytest.TestReport]) -> tuple[str, str]:
         elif report.skipped and isinstance(report.longrepr, tuple):
             messages.append(str(report.longrepr[2]))
     return "\n\n".join(messages), "\n\n".join(tracebacks)
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the page could not be written to path at the end, found now (None: it can).
+
+    The page is written beside its target and moved over it, so the folder must take
+    a new file: a real probe file is made and removed (os.access misses read-only
+    file systems, /sys, and says yes to root). An existing report is left as it is.
+    """
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is not writable"
+    try:
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+    except OSError as error:
+        return f"cannot write a file in {path.parent} ({error.strerror or error})"
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return None
+
+
+def _special_file(path: Path) -> str | None:
+    """What the existing file at path is, when it is not a regular file (None otherwise)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # not there yet (a dangling link's target is created)
+    for test, name in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 class HtmlSession:
@@ -204,6 +256,10 @@ class HtmlSession:
         assert self.path is not None
         self.written = 0
         partial = self.path.with_name(self.path.name + ".partial")
+        special = _special_file(self.path)
+        if special is not None:  # it became one during the run: replacing it would destroy it
+            self.failure = f"{self.path} is now {special}, not a regular file"
+            return
         try:
             with open(partial, "w", encoding="utf-8") as out:
                 write_page(out, self._records(), title=TITLE)

@@ -14,7 +14,7 @@
 
   var data = JSON.parse(document.getElementById("agenttrace-data").textContent);
   var serviceColour = {};
-  var waterfalls = [];
+  var sections = []; // per test: its <details>, its Waterfall once drawn
   var query = "";
 
   function el(tag, className, text) {
@@ -45,6 +45,10 @@
     return String(v);
   }
 
+  function clipped(text) {
+    return text.length > 40 ? text.slice(0, 39) + "…" : text;
+  }
+
   function plain(v) {
     return Array.isArray(v) ? v.map(plain).join(" ") : String(v);
   }
@@ -72,7 +76,14 @@
     keys.forEach(function (key) {
       var tr = el("tr");
       tr.appendChild(dotted(key));
-      tr.appendChild(el("td", "", value(mapping[key])));
+      var v = mapping[key];
+      var cell = el("td");
+      if (typeof v === "string" && v.indexOf("\n") !== -1) {
+        cell.appendChild(el("pre", "multiline", v)); // a stack trace, a prompt: as written
+      } else {
+        cell.textContent = value(v);
+      }
+      tr.appendChild(cell);
       t.appendChild(tr);
     });
     parent.appendChild(t);
@@ -87,7 +98,6 @@
     this.limit = ROW_STEP;
     this.collapsed = {};
     this.selected = -1;
-    this.searchText = null;
     var n = this.spans.length;
     this.depth = new Int32Array(n);
     this.children = new Int32Array(n);
@@ -189,16 +199,34 @@
     this.render();
   };
 
-  Waterfall.prototype.matches = function (index) {
-    if (!query) return true;
-    if (this.searchText === null) {
-      var self = this;
-      this.searchText = this.spans.map(function (span) {
+  // Per test, once: each span's name, attribute values and service, lowercased.
+  function searchTexts(test) {
+    if (!test.searchTexts) {
+      test.searchTexts = test.spans.map(function (span) {
         var values = Object.keys(span.a || {}).map(function (key) { return plain(span.a[key]); });
-        return (span.n + "\u0000" + values.join("\u0000") + "\u0000" + (self.service(span) || "")).toLowerCase();
+        var resource = test.resources[span.r] || {};
+        var service = resource["service.name"];
+        return (span.n + "\u0000" + values.join("\u0000") + "\u0000" + (service === undefined ? "" : service)).toLowerCase();
       });
     }
-    return this.searchText[index].indexOf(query) !== -1;
+    return test.searchTexts;
+  }
+
+  function textMatches(text) {
+    return String(text).toLowerCase().indexOf(query) !== -1;
+  }
+
+  // The test's spans and missing lines that match the filter (built or not).
+  function countMatches(test) {
+    var count = 0;
+    searchTexts(test).forEach(function (text) { if (text.indexOf(query) !== -1) count++; });
+    test.spans.forEach(function (span) { (span.mm || []).forEach(function (text) { if (textMatches(text)) count++; }); });
+    (test.missing || []).forEach(function (text) { if (textMatches(text)) count++; });
+    return count;
+  }
+
+  Waterfall.prototype.matches = function (index) {
+    return !query || searchTexts(this.test)[index].indexOf(query) !== -1;
   };
 
   // The rows to show, in order: trace headers, spans, the lines a failed
@@ -210,8 +238,9 @@
     var matched = 0;
     if (query) {
       for (var i = n - 1; i >= 0; i--) {
-        if (this.matches(i)) {
-          matched++;
+        var hit = this.matches(i);
+        if (hit) matched++;
+        if (hit || (spans[i].mm && spans[i].mm.some(textMatches))) {
           for (var j = i; j >= 0 && !show[j]; j = spans[j].p) show[j] = 1; // with its ancestors
         }
       }
@@ -232,7 +261,9 @@
       while (open.length && self.depth[open[open.length - 1]] >= depth) {
         var parent = open.pop();
         spans[parent].mm.forEach(function (text) {
-          entries.push({ missing: text, depth: self.depth[parent] + 1 });
+          if (query && !textMatches(text)) return;
+          if (query) matched++;
+          entries.push({ missing: text, depth: self.depth[parent] + 1, parent: parent });
         });
       }
     }
@@ -244,58 +275,91 @@
         entries.push({ trace: trace });
       }
       entries.push({ span: s });
-      if (spans[s].mm && !query && !this.collapsed[s]) open.push(s);
+      if (spans[s].mm && (query || !this.collapsed[s])) open.push(s);
     }
     closeUntil(0);
-    if (!query) {
-      (this.test.missing || []).forEach(function (text) { entries.push({ missing: text, depth: 0 }); });
-    }
+    (this.test.missing || []).forEach(function (text) {
+      if (query && !textMatches(text)) return;
+      if (query) matched++;
+      entries.push({ missing: text, depth: 0 });
+    });
     return { entries: entries, matched: matched };
   };
 
+  // Draws the first `limit` span rows, and beyond them every marked span with
+  // its ancestors: a failure is never hidden by the cap. Undrawn runs of spans
+  // become "… N more spans" rows.
   Waterfall.prototype.render = function () {
     var result = this.entries();
     var entries = result.entries;
+    var spans = this.spans;
     var rows = this.rows;
     rows.textContent = "";
     rows.appendChild(this.axis());
-    var spanRows = 0;
+    var keep = new Uint8Array(spans.length);
     var totalSpanRows = 0;
-    for (var i = 0; i < entries.length; i++) {
-      if (entries[i].span !== undefined) totalSpanRows++;
+    var e, s, j;
+    for (e = 0; e < entries.length; e++) {
+      if (entries[e].span === undefined) continue;
+      if (totalSpanRows < this.limit) keep[entries[e].span] = 1;
+      totalSpanRows++;
+    }
+    if (totalSpanRows > this.limit) {
+      for (e = 0; e < entries.length; e++) {
+        s = entries[e].span;
+        if (s === undefined || !(spans[s].m || spans[s].mm)) continue;
+        for (j = s; j >= 0 && !keep[j]; j = spans[j].p) keep[j] = 1;
+      }
     }
     var fragment = document.createDocumentFragment();
-    for (var e = 0; e < entries.length; e++) {
+    var self = this;
+    var drawn = 0;
+    var gap = 0;
+    var trace = null; // a trace's row waits for its first drawn span
+    function closeGap() {
+      if (gap) fragment.appendChild(self.moreRow(gap, totalSpanRows - self.limit));
+      gap = 0;
+    }
+    for (e = 0; e < entries.length; e++) {
       var entry = entries[e];
-      if (entry.span !== undefined) {
-        if (spanRows >= this.limit) break;
-        spanRows++;
+      if (entry.trace !== undefined) {
+        trace = entry.trace;
+      } else if (entry.span !== undefined) {
+        if (!keep[entry.span]) {
+          gap++;
+          continue;
+        }
+        closeGap();
+        if (trace !== null) fragment.appendChild(this.traceRow(trace));
+        trace = null;
+        drawn++;
         fragment.appendChild(this.spanRow(entry.span));
-      } else if (entry.trace !== undefined) {
-        fragment.appendChild(this.traceRow(entry.trace));
-      } else {
+      } else if (entry.parent === undefined || keep[entry.parent]) {
+        closeGap();
         fragment.appendChild(this.missingRow(entry.missing, entry.depth));
       }
     }
+    closeGap();
     rows.appendChild(fragment);
-    var hidden = totalSpanRows - spanRows;
-    if (hidden > 0) {
-      var more = el("div", "row more-row");
-      more.appendChild(el("span", "more-count", "… " + hidden + " more span" + (hidden === 1 ? "" : "s")));
-      var next = el("button", "", "show " + Math.min(ROW_STEP, hidden) + " more");
-      next.dataset.more = "next";
-      var all = el("button", "", "show all");
-      all.dataset.more = "all";
-      more.appendChild(next);
-      more.appendChild(all);
-      rows.appendChild(more);
-    }
-    if (!totalSpanRows) rows.appendChild(el("div", "empty", "No span matches the filter."));
+    var hidden = totalSpanRows - drawn;
+    if (!entries.length) rows.appendChild(el("div", "empty", "No span matches the filter."));
     var words = this.spans.length + " span" + (this.spans.length === 1 ? "" : "s") + " in " +
       this.test.traces.length + " trace" + (this.test.traces.length === 1 ? "" : "s");
     if (query) words = result.matched + " of " + words + " match";
-    this.status.textContent = words + (hidden > 0 ? " · showing " + spanRows + " rows" : "");
+    this.status.textContent = words + (hidden > 0 ? " · showing " + drawn + " rows" : "");
     this.matched = result.matched;
+  };
+
+  Waterfall.prototype.moreRow = function (count, beyond) {
+    var more = el("div", "row more-row");
+    more.appendChild(el("span", "more-count", "… " + count + " more span" + (count === 1 ? "" : "s")));
+    var next = el("button", "", "show " + Math.min(ROW_STEP, beyond) + " more");
+    next.dataset.more = "next";
+    var all = el("button", "", "show all");
+    all.dataset.more = "all";
+    more.appendChild(next);
+    more.appendChild(all);
+    return more;
   };
 
   Waterfall.prototype.axis = function () {
@@ -343,12 +407,20 @@
       var toggle = el("button", "toggle", this.collapsed[index] ? "▸" : "▾");
       toggle.setAttribute("aria-label", (this.collapsed[index] ? "expand " : "collapse ") + span.n);
       toggle.setAttribute("aria-expanded", this.collapsed[index] ? "false" : "true");
+      toggle.tabIndex = -1; // one Tab stop per row: the row (← and → fold it)
       name.appendChild(toggle);
     } else {
       name.appendChild(el("span", "toggle-spacer"));
     }
     name.appendChild(el("span", "kind " + span.k, span.k));
     name.appendChild(el("span", "span-name", span.n));
+    var keys = Object.keys(span.a || {});
+    if (keys.length) { // tells same-name siblings apart
+      var shown = keys.slice(0, 3).map(function (key) { return key + "=" + clipped(value(span.a[key])); });
+      var attrs = el("span", "attrs", shown.join(" ") + (keys.length > 3 ? " …" : ""));
+      attrs.title = keys.map(function (key) { return key + "=" + value(span.a[key]); }).join("\n");
+      name.appendChild(attrs);
+    }
     var service = this.service(span);
     var parent = span.p >= 0 ? this.spans[span.p] : null;
     if (!parent || this.service(parent) !== service) {
@@ -380,7 +452,7 @@
     var bar = el("div", "bar" + (span.e === null ? " open" : ""));
     bar.style.left = left + "%";
     bar.style.width = width + "%";
-    bar.style.background = colourOf(service);
+    bar.style.backgroundColor = colourOf(service); // not the shorthand: it would drop the open bar's stripes
     cell.appendChild(bar);
     var total = this.total;
     (span.ev || []).forEach(function (event) {
@@ -523,16 +595,30 @@
 
   // ------------------------------------------------------------------ the page
 
+  // A filter searches every test, opens the sections with matches and hides the
+  // others; clearing it restores the sections as they were.
   function setQuery(text) {
-    query = text.trim().toLowerCase();
+    var next = text.trim().toLowerCase();
+    if (next && !query) sections.forEach(function (s) { s.openBefore = s.details.open; });
+    query = next;
     var matched = 0;
-    waterfalls.forEach(function (waterfall) {
-      waterfall.render();
-      matched += waterfall.matched;
+    sections.forEach(function (s) {
+      if (!query) {
+        s.details.hidden = false;
+        if (s.openBefore !== undefined) s.details.open = s.openBefore;
+        s.openBefore = undefined;
+      } else {
+        var count = countMatches(s.test);
+        matched += count;
+        s.details.hidden = count === 0;
+        if (count) s.details.open = true;
+      }
+      if (!s.build() && s.waterfall) s.waterfall.render();
     });
     document.getElementById("search-count").textContent = query
-      ? matched + " matching span" + (matched === 1 ? "" : "s")
+      ? matched + " match" + (matched === 1 ? "" : "es")
       : "";
+    noMatch.hidden = !query || matched > 0 || !sections.length;
   }
 
   function rank(outcome) {
@@ -570,25 +656,43 @@
       body.appendChild(more);
     }
     details.appendChild(body);
-    var built = false;
-    function build() {
-      if (built || !details.open) return;
-      built = true;
-      waterfalls.push(new Waterfall(test, details));
-    }
-    details.addEventListener("toggle", build);
+    var entry = { test: test, details: details, waterfall: null, openBefore: undefined };
+    // the waterfall is drawn when the section first opens; true when drawn now
+    entry.build = function () {
+      if (entry.waterfall || !details.open) return false;
+      entry.waterfall = new Waterfall(test, details);
+      return true;
+    };
+    details.addEventListener("toggle", entry.build);
     details.open = test.outcome === "failed" || test.outcome === "error" || data.tests.length === 1;
-    build();
+    entry.build();
+    sections.push(entry);
     return details;
   }
 
+  // Node ids compared with their numbers as numbers: test[2] before test[10].
+  function byNodeId(a, b) {
+    var x = a.split(/(\d+)/);
+    var y = b.split(/(\d+)/);
+    for (var i = 0; i < Math.min(x.length, y.length); i++) {
+      if (x[i] === y[i]) continue;
+      if (i % 2) return Number(x[i]) - Number(y[i]) || (x[i] < y[i] ? -1 : 1);
+      return x[i] < y[i] ? -1 : 1;
+    }
+    return x.length - y.length;
+  }
+
+  // by outcome, then by node id: the same order whatever order xdist finished them in
   var tests = data.tests.slice().sort(function (a, b) {
-    return rank(a.outcome) - rank(b.outcome);
+    return rank(a.outcome) - rank(b.outcome) || byNodeId(a.id, b.id);
   });
   summary(tests);
   var main = document.getElementById("tests");
   if (!tests.length) main.appendChild(el("p", "empty", "No test captured any span."));
   tests.forEach(function (test) { main.appendChild(section(test)); });
+  var noMatch = el("p", "empty", "No span in any test matches the filter.");
+  noMatch.hidden = true;
+  main.appendChild(noMatch);
 
   var timer = null;
   document.getElementById("search").addEventListener("input", function (event) {

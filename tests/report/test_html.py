@@ -5,7 +5,10 @@ What the page does with the data in a browser is tests/report/test_html_browser.
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import stat
 from pathlib import Path
 from textwrap import dedent
 
@@ -340,3 +343,141 @@ def test_a_run_stopped_by_a_failure_still_writes_the_page(pytester: pytest.Pytes
 def test_the_help_names_the_option(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*--agenttrace-html=PATH*", "*agenttrace_html*"])
+
+
+def _make_special(kind: str, path: Path) -> None:
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(path.name)  # relative: pytester's folder is the cwd, paths stay short
+        server.close()
+    else:  # the same device as /dev/null, made here: a real /dev path is never touched
+        try:
+            os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("mknod needs root (the FIFO and socket cases cover non-root)")
+
+
+@pytest.mark.parametrize(
+    ("kind", "called"),
+    [("fifo", "a named pipe (FIFO)"), ("socket", "a socket"), ("device", "a character device")],
+)
+@pytest.mark.parametrize("through_link", [False, True], ids=["direct", "symlink"])
+def test_a_path_that_is_not_a_regular_file_is_a_usage_error(
+    pytester: pytest.Pytester, kind: str, called: str, through_link: bool
+) -> None:
+    special = pytester.path / "special"
+    _make_special(kind, special)
+    before = special.lstat()
+    if through_link:
+        (pytester.path / "link.html").symlink_to("special")
+    pytester.makepyfile("def test_it(agenttrace):\n    agenttrace.tracer.start_span('x').end()\n")
+    result = pytester.runpytest(f"--agenttrace-html={'link.html' if through_link else 'special'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    shown = f"'link.html' (a link to {special})" if through_link else "'special'"
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: --agenttrace-html: {shown} is {called}, not a regular file; "
+            "give the path of a report file, e.g. --agenttrace-html=trace-report.html"
+        ]
+    )
+    after = special.lstat()
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (
+        before.st_mode,
+        before.st_ino,
+        before.st_rdev,
+    )  # untouched
+    assert not list(pytester.path.glob("*.partial"))
+
+
+def test_a_symlink_is_followed_and_stays_a_link(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("reports")
+    (pytester.path / "reports" / "latest.html").write_text("the old report")
+    (pytester.path / "link.html").symlink_to("reports/latest.html")
+    (pytester.path / "dangling.html").symlink_to("reports/new.html")
+    pytester.makepyfile("def test_it(agenttrace):\n    agenttrace.tracer.start_span('x').end()\n")
+    for link, target in (("link.html", "latest.html"), ("dangling.html", "new.html")):
+        result = pytester.runpytest(f"--agenttrace-html={link}")
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines([f"*agenttrace HTML report (1 test with spans): *{target}*"])
+        assert (pytester.path / link).is_symlink()
+        (test,) = report_data(pytester.path / "reports" / target)["tests"]
+        assert test["spans"][0]["n"] == "x"
+    assert sorted(path.name for path in pytester.path.joinpath("reports").iterdir()) == [
+        "latest.html",
+        "new.html",
+    ]
+
+
+def test_a_write_that_fails_at_the_end_says_not_written(pytester: pytest.Pytester) -> None:
+    # a file size limit below the page's size: the write itself fails (EFBIG), like a full disk
+    pytester.makeconftest(
+        dedent(
+            """
+            import resource
+
+            def pytest_sessionfinish(session):
+                hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+                resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+            """
+        )
+    )
+    pytester.path.joinpath("r.html").write_text("the previous report")
+    pytester.makepyfile("def test_it(agenttrace):\n    agenttrace.tracer.start_span('x').end()\n")
+    result = pytester.runpytest_subprocess("--agenttrace-html=r.html")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*agenttrace HTML report NOT written: cannot write *r.html: *"])
+    assert "agenttrace HTML report (" not in result.stdout.str()
+    assert pytester.path.joinpath("r.html").read_text() == "the previous report"
+    assert not list(pytester.path.glob("*.partial"))
+
+
+@pytest.mark.parametrize("where", ["sysfs", "read-only folder"])
+def test_an_unwritable_path_stops_the_run_before_any_test(
+    pytester: pytest.Pytester, where: str
+) -> None:
+    if where == "sysfs":
+        path = Path("/sys/agenttrace-report.html")  # exists, refuses new files even to root
+        if not Path("/sys").is_dir():
+            pytest.skip("no /sys on this system (the read-only folder case covers it)")
+        folder = path.parent
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders (the sysfs case covers root)")
+        folder = pytester.mkdir("locked")
+        folder.chmod(0o555)
+        path = folder / "r.html"
+    pytester.makepyfile("def test_it(agenttrace):\n    open('ran', 'w').close()\n")
+    result = pytester.runpytest(f"--agenttrace-html={path}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: --agenttrace-html: cannot write a file in {folder} (*); choose another path"]
+    )
+    assert not (pytester.path / "ran").exists()  # no test ran
+    assert not path.exists()
+
+
+def test_the_check_leaves_no_file_and_keeps_the_old_report_until_the_end(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.path.joinpath("r.html").write_text("the previous report")
+    pytester.makepyfile(
+        test_it=dedent(
+            """
+            import os
+
+            def test_it(agenttrace):
+                agenttrace.tracer.start_span("x").end()
+                assert [name for name in os.listdir() if "r.html" in name] == ["r.html"]
+                with open("r.html") as report:
+                    assert report.read() == "the previous report"
+            """
+        )
+    )
+    pytester.runpytest("--agenttrace-html=r.html", "-p", "no:cacheprovider").assert_outcomes(
+        passed=1
+    )
+    (test,) = report_data(pytester.path / "r.html")["tests"]
+    assert test["spans"][0]["n"] == "x"
+    assert [path.name for path in pytester.path.iterdir() if "r.html" in path.name] == ["r.html"]

@@ -270,16 +270,50 @@ def test_the_search_box_filters_by_name_and_attribute_value(
     search.fill("embed")
     # the match, with its ancestors for context
     expect(rows).to_have_text(["process_document", "retrieval_agent", "embed"])
-    expect(count).to_have_text("1 matching span")
+    expect(count).to_have_text("1 match")
     search.fill("u-17")  # an attribute value
     expect(rows).to_have_text(["process_document"])
     search.fill("no such span")
-    expect(count).to_have_text("0 matching spans")
-    expect(rows).to_have_count(0)
-    assert "No span matches the filter." in report.page.locator(".test[open]").inner_text()
+    expect(count).to_have_text("0 matches")
+    expect(report.page.locator(".test:visible")).to_have_count(0)
+    expect(report.page.locator("#tests > p.empty")).to_have_text(
+        "No span in any test matches the filter."
+    )
     search.fill("")
     expect(rows).to_have_count(5)
+    expect(report.page.locator("#tests > p.empty")).to_be_hidden()
     report.check("search")
+
+
+def test_the_search_opens_folded_tests_with_matches_and_hides_the_others(
+    pytester: pytest.Pytester, open_report: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    report = open_report(_report(pytester, SUITE))
+    page, search = report.page, report.page.locator("#search")
+    passed = page.locator('.test[data-nodeid$="test_passes"]')
+    failed = page.locator('.test[data-nodeid$="test_tree_differs"]')
+    assert passed.evaluate("e => e.open") is False  # folded: its waterfall not drawn yet
+    search.fill("healthy")
+    expect(page.locator("#search-count")).to_have_text("1 match")
+    expect(report.span_rows("test_passes").locator(".span-name")).to_have_text(["healthy"])
+    assert passed.evaluate("e => e.open") is True
+    expect(failed).to_be_hidden()  # no match in it
+    search.fill("7")  # healthy's document.id "7"; "u-17" in the failed test
+    expect(page.locator("#search-count")).to_have_text("2 matches")
+    expect(failed).to_be_visible()
+    search.fill("validation_agent")  # the line assert_tree found missing
+    expect(page.locator("#search-count")).to_have_text("1 match")
+    expect(page.locator(".missing-row")).to_have_text(["✗ missing: validation_agent"])
+    expect(passed).to_be_hidden()
+    search.fill("")  # as before the filter: the passed test folded again
+    expect(passed).to_be_visible()
+    expect(failed).to_be_visible()
+    assert passed.evaluate("e => e.open") is False
+    assert failed.evaluate("e => e.open") is True
+    expect(report.span_rows("test_tree_differs")).to_have_count(5)
+    report.check("search-folded")
 
 
 def test_a_span_left_open_runs_to_the_end_of_the_axis(
@@ -303,6 +337,12 @@ def test_a_span_left_open_runs_to_the_end_of_the_axis(
     assert hung.locator(".badge.open").inner_text() == "open"
     bar = hung.locator(".bar")
     assert "open" in bar.get_attribute("class")
+    # hatched: the stripes are drawn over the service colour
+    image = bar.evaluate("bar => getComputedStyle(bar).backgroundImage")
+    assert image.startswith("repeating-linear-gradient("), image
+    assert bar.evaluate("bar => getComputedStyle(bar).backgroundColor") != "rgba(0, 0, 0, 0)"
+    closed = report.row("orchestrator").locator(".bar")
+    assert closed.evaluate("bar => getComputedStyle(bar).backgroundImage") == "none"
     cell = hung.locator(".cell-bar").bounding_box()
     box = bar.bounding_box()
     assert abs((box["x"] + box["width"]) - (cell["x"] + cell["width"])) < 2  # to the end
@@ -331,6 +371,7 @@ def test_ten_thousand_spans_open_quickly_with_a_row_cap(
     assert report.span_rows().count() == 1000
     # the filter searches all spans, not only the rendered ones
     report.page.locator("#search").fill("call 97-42")
+    expect(report.page.locator("#search-count")).to_have_text("1 match")
     expect(report.span_rows().locator(".span-name")).to_have_text(
         ["orchestrator", "agent 97", "call 97-42"]
     )
@@ -347,6 +388,150 @@ def test_ten_thousand_spans_open_quickly_with_a_row_cap(
     report.check("ten-thousand")
 
 
+LATE_MARKS = dedent(
+    """
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer("load")
+
+    def test_late_mismatch(agenttrace):
+        with tracer.start_as_current_span("orchestrator"):
+            for n in range(600):
+                attributes = {"tool.name": f"t{n}", "call.n": n, "a": 1, "b": 2}
+                tracer.start_span("tool_call", attributes=attributes).end()
+            with tracer.start_as_current_span("summarise", attributes={"model": "small"}):
+                pass
+        agenttrace.assert_tree('''
+            orchestrator
+              tool_call [x600]
+              summarise {model: "large"}
+              validation_agent
+        ''')
+    """
+)
+
+
+def test_marks_beyond_the_row_cap_are_drawn_with_the_gap_counted(
+    pytester: pytest.Pytester, open_report: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    report = open_report(_report(pytester, LATE_MARKS))
+    page = report.page
+    names = report.names()
+    # the first 500 rows, then the marked span past the cap (its parent is row 1)
+    assert len(names) == 501
+    assert names[:2] == ["orchestrator", "tool_call"] and names[-1] == "summarise"
+    assert page.locator(".more-count").all_inner_texts() == ["… 101 more spans"]
+    assert report.row("summarise").locator(".mark").inner_text() == (
+        '✗ model: expected "large", got "small"'
+    )
+    assert page.locator(".missing-row").all_inner_texts() == ["✗ missing: validation_agent"]
+    order = page.locator(".waterfall > .row").evaluate_all(
+        "rows => rows.map(r => r.classList.contains('more-row') ? 'gap'"
+        " : r.classList.contains('missing-row') ? 'missing' : r.querySelector('.span-name')"
+        " ? r.querySelector('.span-name').textContent : null).filter(Boolean)"
+    )
+    assert order[-3:] == ["gap", "summarise", "missing"]
+    assert "showing 501 rows" in page.locator(".wf-status").inner_text()
+    # same-name siblings told apart: their first attributes, dimmed, in the row
+    fourth = report.span_rows().nth(4).locator(".attrs")
+    assert fourth.inner_text() == 'tool.name="t3" call.n=3 a=1 …'
+    assert fourth.evaluate("e => getComputedStyle(e).color") == "rgb(163, 168, 184)"
+    page.locator("#search").fill("validation_agent")  # a missing line is found too
+    expect(page.locator("#search-count")).to_have_text("1 match")
+    expect(page.locator(".missing-row")).to_have_text(["✗ missing: validation_agent"])
+    page.locator("#search").fill("")
+    expect(page.locator(".more-row")).to_have_count(1)
+    page.locator("button[data-more=all]").click()
+    assert len(report.names()) == 602 and page.locator(".more-row").count() == 0
+    report.check("late-marks")
+
+
+def test_multi_line_values_are_shown_as_written(
+    pytester: pytest.Pytester, open_report: Any
+) -> None:
+    suite = dedent(
+        """
+        from opentelemetry import trace
+
+        tracer = trace.get_tracer("t")
+
+        def test_raises(agenttrace):
+            prompt = "You are a planner.\\nAnswer briefly."
+            with tracer.start_as_current_span("llm_call", attributes={"prompt": prompt}) as span:
+                try:
+                    raise ValueError("model said no")
+                except ValueError as error:
+                    span.record_exception(error)
+        """
+    )
+    report = open_report(_report(pytester, suite))
+    report.row("llm_call").click()
+    details = report.page.locator(".details")
+    blocks = details.locator("pre.multiline")
+    assert blocks.count() == 2  # the prompt, and the exception event's stack trace
+    assert blocks.nth(0).inner_text() == "You are a planner.\nAnswer briefly."
+    trace_text = blocks.nth(1).inner_text()
+    assert trace_text.startswith("Traceback (most recent call last):\n")
+    assert "ValueError: model said no" in trace_text
+    assert "\\n" not in details.inner_text()  # no JSON-escaped newline anywhere
+    report.check("multi-line")
+
+
+def test_each_row_is_one_tab_stop(pytester: pytest.Pytester, open_report: Any) -> None:
+    report = open_report(_report(pytester, SUITE))
+    page = report.page
+    report.row("process_document").focus()
+    visited = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        visited.append(
+            page.evaluate(
+                "() => document.activeElement.classList.contains('span-row')"
+                " ? document.activeElement.querySelector('.span-name').textContent"
+                " : document.activeElement.tagName"
+            )
+        )
+    assert visited == ["retrieval_agent", "embed", "llm_agent", "cache_lookup"]
+    report.check("tab-stops")
+
+
+def test_sections_are_in_node_id_order_within_an_outcome(
+    pytester: pytest.Pytester, open_report: Any
+) -> None:
+    suite = dedent(
+        """
+        import pytest
+        from opentelemetry import trace
+
+        tracer = trace.get_tracer("t")
+
+        def test_zeta(agenttrace):
+            tracer.start_span("z").end()
+
+        @pytest.mark.parametrize("n", [10, 2, 1])
+        def test_agent(agenttrace, n):
+            tracer.start_span(f"agent {n}").end()
+            assert n != 2
+
+        def test_alpha(agenttrace):
+            tracer.start_span("a").end()
+        """
+    )
+    path = _report(pytester, suite, "-n", "2")
+    report = open_report(path)
+    ids = report.page.locator(".test").evaluate_all("els => els.map(e => e.dataset.nodeid)")
+    assert ids == [
+        "test_suite.py::test_agent[2]",
+        "test_suite.py::test_agent[1]",
+        "test_suite.py::test_agent[10]",
+        "test_suite.py::test_alpha",
+        "test_suite.py::test_zeta",
+    ]
+    report.check("order")
+
+
 def test_a_failed_test_in_pytest_html_has_the_waterfall(
     pytester: pytest.Pytester, open_report: Any
 ) -> None:
@@ -360,6 +545,10 @@ def test_a_failed_test_in_pytest_html_has_the_waterfall(
     frames = report.page.locator("iframe.agenttrace-waterfall")
     frames.first.wait_for()
     assert frames.count() == 1  # the failed test's entry only
+    # in the failed row's log box, which grows to show the whole frame
+    box = frames.first.evaluate("f => getComputedStyle(f.closest('.logwrapper')).maxHeight")
+    assert box == "none"
+    assert frames.first.evaluate("f => f.closest('tbody').classList.contains('failed')")
     waterfall = report.page.frame_locator("iframe.agenttrace-waterfall")
     waterfall.locator(".span-row").first.wait_for()
     names = waterfall.locator(".span-name").all_text_contents()

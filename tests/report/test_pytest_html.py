@@ -46,15 +46,34 @@ def _results(path: Path) -> dict[str, Any]:
 
 
 def _waterfalls(tests: dict[str, Any]) -> dict[str, list[str]]:
+    """Per test, the waterfall frames in its rows (in the extras or in a row's own HTML)."""
     return {
-        nodeid: [
-            extra["content"]
-            for entry in entries
-            for extra in entry["extras"]
-            if "agenttrace-waterfall" in extra["content"]
-        ]
+        nodeid: [frame for _, frames in _rows(entries) for frame in frames]
         for nodeid, entries in tests.items()
     }
+
+
+def _rows(entries: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """Each row of one test: its result, and the waterfall frames it carries."""
+    found = []
+    for entry in entries:
+        html_texts = [extra["content"] for extra in entry["extras"]] + [entry.get("log", "")]
+        frames = [
+            frame
+            for text in html_texts
+            for frame in re.findall(r'<iframe class="agenttrace-waterfall".*?</iframe>', text)
+        ]
+        found.append((entry["result"], frames))
+    return found
+
+
+def _page(frame: str) -> dict[str, Any]:
+    """The data of the page in a frame's srcdoc."""
+    page = html.unescape(re.search(r'srcdoc="([^"]*)"', frame).group(1))  # type: ignore[union-attr]
+    data = re.search(r'id="agenttrace-data">(.*?)</script>', page, re.S).group(1)  # type: ignore[union-attr]
+    assert "default-src 'none'" in page
+    result: dict[str, Any] = json.loads(data)
+    return result
 
 
 @pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["in-process", "xdist"])
@@ -71,10 +90,10 @@ def test_only_a_failed_test_with_spans_gets_the_waterfall(
         "test_suite.py::test_fails_without_spans": 0,
     }
     (frame,) = waterfalls["test_suite.py::test_fails"]
-    assert frame.startswith('<iframe class="agenttrace-waterfall"')
-    page = html.unescape(re.search(r'srcdoc="([^"]*)"', frame).group(1))  # type: ignore[union-attr]
-    assert "default-src 'none'" in page and '"n":"llm_agent"' in page
-    assert '"mm":["missing: validation_agent"]' in page
+    (test,) = _page(frame)["tests"]
+    assert [span["n"] for span in test["spans"]] == ["orchestrator", "llm_agent"]
+    assert test["spans"][0]["mm"] == ["missing: validation_agent"]
+    assert test["duration"] > 0
 
 
 def test_without_html_no_extra_is_added(pytester: pytest.Pytester) -> None:
@@ -97,22 +116,47 @@ def test_without_html_no_extra_is_added(pytester: pytest.Pytester) -> None:
     assert "INTERNALERROR" not in result.stdout.str()
 
 
-def test_a_test_failed_at_teardown_gets_the_waterfall_too(pytester: pytest.Pytester) -> None:
+def test_a_test_failed_at_teardown_gets_one_waterfall_in_its_error_row(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile(
         test_hangs=dedent(
             """
+            import time
             from opentelemetry import trace
 
             def test_hangs(agenttrace):
                 tracer = trace.get_tracer("t")
                 with tracer.start_as_current_span("orchestrator"):
                     tracer.start_span("hung_agent")  # never ended: an error at teardown
+                    time.sleep(0.2)
+
+            def test_fails_twice(agenttrace):
+                tracer = trace.get_tracer("t")
+                tracer.start_span("left_open")
+                assert False
             """
         )
     )
     result = pytester.runpytest_subprocess("--html=report.html")
-    result.assert_outcomes(passed=1, errors=1)
-    (frames,) = _waterfalls(_results(pytester.path / "report.html")).values()
-    assert frames  # pytest-html shows the test's extras with each of its rows
-    page = html.unescape(re.search(r'srcdoc="([^"]*)"', frames[0]).group(1))  # type: ignore[union-attr]
-    assert '"n":"hung_agent"' in page and '"outcome":"error"' in page
+    result.assert_outcomes(failed=1, passed=1, errors=2)
+    tests = _results(pytester.path / "report.html")
+    rows = {
+        nodeid: [(row, len(frames)) for row, frames in _rows(entries)]
+        for nodeid, entries in tests.items()
+    }
+    # the passed call row of the teardown error carries nothing; a call failure that also
+    # errors at teardown has its one waterfall in the first failed row
+    assert rows == {
+        "test_hangs.py::test_hangs": [("Passed", 0), ("Error", 1)],
+        "test_hangs.py::test_fails_twice": [("Failed", 1), ("Error", 0)],
+    }
+    (frame,) = _waterfalls(tests)["test_hangs.py::test_hangs"]
+    (test,) = _page(frame)["tests"]
+    assert test["outcome"] == "error" and {span["n"] for span in test["spans"]} == {
+        "orchestrator",
+        "hung_agent",
+    }
+    assert test["duration"] >= 0.2  # the whole test's, as pytest-html's own column
+    (frame,) = _waterfalls(tests)["test_hangs.py::test_fails_twice"]
+    assert _page(frame)["tests"][0]["outcome"] == "failed"
