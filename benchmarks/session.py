@@ -84,7 +84,9 @@ def run_session(suite: Path) -> dict[str, float]:
     env = {**os.environ, "SESSION_RESULT": str(result)}
     # -p no:agenttrace for "none" would also drop the plugin's import; keep it
     # loaded in every variant so only the fixture differs
+    # other plugins of the venv off (pytest-opentelemetry would trace every test)
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    command += ["-p", "no:pytest_opentelemetry", "-p", "no:logfire", "-p", "no:pytest_logfire"]
     completed = subprocess.run(
         [*command, "-o", "addopts=", "-W", "ignore", str(suite)],
         cwd=suite,
