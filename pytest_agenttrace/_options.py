@@ -195,6 +195,9 @@ def setting(default: Any, parse: Parse, help: str) -> Any:
     return dataclasses.field(default=default, metadata={"parse": parse, "help": help})
 
 
+DEFAULT_OUTPUT_LINES = 150  # failure output's length at most, by default
+
+
 @dataclasses.dataclass(frozen=True)
 class AgentTraceOptions:
     """The resolved settings for one test."""
@@ -205,7 +208,7 @@ class AgentTraceOptions:
         "when to add the captured trace to the test report: failed (default), always, never",
     )
     output_lines: int = setting(
-        150,
+        DEFAULT_OUTPUT_LINES,
         line_count,
         "most lines of failure output (the report section) before the rest goes to a "
         "file whose path it prints: default 150, 0 for no bound",

@@ -198,15 +198,8 @@ def _check_redis_url(config: pytest.Config) -> None:
     """A configured URL that no Redis client takes stops the run before any test."""
     import urllib.parse
 
-    url = redis_url(config)
+    url, source = _redis_setting(config)
     if url is not None and urllib.parse.urlsplit(url).scheme not in _REDIS_SCHEMES:
-        source = (
-            "--agenttrace-redis-url"
-            if config.getoption("agenttrace_redis_url")
-            else f"${_REDIS_ENV}"
-            if os.environ.get(_REDIS_ENV)
-            else "ini option agenttrace_redis_url"
-        )
         raise pytest.UsageError(
             f"{source}: {url!r} is not a Redis URL; it starts with "
             f"{', '.join(f'{scheme}://' for scheme in _REDIS_SCHEMES)} "
@@ -216,8 +209,17 @@ def _check_redis_url(config: pytest.Config) -> None:
 
 def redis_url(config: pytest.Config) -> str | None:
     """The configured real Redis server: flag, then environment, then ini; None for fakeredis."""
-    url = config.getoption("agenttrace_redis_url") or os.environ.get(_REDIS_ENV)
-    return url or config.getini("agenttrace_redis_url") or None
+    return _redis_setting(config)[0]
+
+
+def _redis_setting(config: pytest.Config) -> tuple[str | None, str]:
+    """The configured URL and where it was set, in that order of precedence."""
+    flag = config.getoption("agenttrace_redis_url")
+    if flag:
+        return flag, "--agenttrace-redis-url"
+    if os.environ.get(_REDIS_ENV):
+        return os.environ[_REDIS_ENV], f"${_REDIS_ENV}"
+    return config.getini("agenttrace_redis_url") or None, "ini option agenttrace_redis_url"
 
 
 @pytest.fixture

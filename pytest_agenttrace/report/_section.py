@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .._full_text import write_full_text
 from ..tree._bound import bounded_tree
 from ..tree._render import RenderLine, plain_lines, walk
+from ..tree._volatile import rules_for
 from ._settings import trace_link
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ def _around_marks(capture: AgentTrace, room: int) -> list[str] | None:
     marks = capture._tree_marks
     if not marks or len(marks) >= room:  # a count problem marks every twin: no focus
         return None
-    lines = plain_lines(capture.roots, all_attributes=True)
+    rules = rules_for(capture.options.volatile_attributes)  # as capture.render() does
+    lines = plain_lines(capture.roots, all_attributes=True, rules=rules)
     by_span = {(line.span.trace_id, line.span.span_id): line for line in walk(lines) if line.span}
     for mark in marks:
         line = by_span.get(mark.span) if mark.span is not None else None

@@ -17,7 +17,6 @@ from .._full_text import write_full_text
 from ._model import ELLIPSIS_LINE
 from ._render import RenderLine, Row, align_marks, render_rows
 
-DEFAULT_OUTPUT_LINES = 150  # a failure message's length at most (agenttrace_output_lines)
 UNEXPECTED = "unexpected span"  # the matcher's mark on a span no line accounts for
 CONTEXT = 2  # lines kept before and after each difference, as a diff shows them
 MIN_TREE_LINES = 10  # a limit smaller than the message's own frame still shows this many

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Union
 
 from .._errors import ExpectedTreeError
+from .._options import DEFAULT_OUTPUT_LINES
 from ..capture._query import (
     MISSING,
     CapturedSpan,
@@ -24,7 +25,7 @@ from ..capture._query import (
     name_matches,
     roots_of,
 )
-from ._bound import DEFAULT_OUTPUT_LINES, UNEXPECTED, bounded_tree, keep_in_test_file
+from ._bound import UNEXPECTED, bounded_tree, keep_in_test_file
 from ._details import detail_differences, details_match, link_fits
 from ._flow import _Flow
 from ._model import (

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from pytest_agenttrace import assert_trace_tree, render_tree
-from pytest_agenttrace.tree._bound import DEFAULT_OUTPUT_LINES
+from pytest_agenttrace._options import DEFAULT_OUTPUT_LINES
 
 
 @pytest.fixture(scope="module")
