@@ -15,7 +15,7 @@ import pytest
 
 from ._options import AgentTraceOptions, add_options, marker_help, options_for_test, suite_options
 from .remote._settings import add_receiver_options, receiver_settings, starts_at_session
-from .report._html_session import add_html_options, configure_html, record_phase
+from .report._html_session import add_html_options, configure_html, record_phase, records_phases
 from .report._settings import add_seeing_options, seeing_settings
 
 if TYPE_CHECKING:
@@ -28,9 +28,15 @@ _CAPTURE = pytest.StashKey["AgentTrace"]()
 _SHOWN = pytest.StashKey[bool]()  # a report section showed this test's capture
 _OUTCOME = pytest.StashKey[str]()  # the test's outcome so far, for export and forwarding
 _AFTER_TEST: pytest.StashKey[AfterTest] = pytest.StashKey()
+# what each phase's report of a captured test feeds: (a report's records, export or forwarding)
+_PHASE_WORK: pytest.StashKey[tuple[bool, bool]] = pytest.StashKey()
 _FULL_TEXT_DIR: pytest.StashKey[Callable[[], Path]] = pytest.StashKey()
 _REDIS_ENV = "AGENTTRACE_REDIS_URL"
 _OPEN_SESSIONS: list[int] = []  # configs of this process that are configured now
+# The tests being run, innermost last (pytester's in-process runs nest one inside
+# a test): the fixture reads its test here, since asking for `request` makes
+# pytest build a fixture definition for it on each use.
+_RUNNING: list[pytest.Item] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -157,20 +163,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             names.append("agenttrace")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    _RUNNING.append(item)
+    try:
+        return (yield)
+    finally:
+        _RUNNING.pop()
+
+
 @pytest.fixture
-def agenttrace(request: pytest.FixtureRequest) -> Iterator[AgentTrace]:
+def agenttrace() -> Iterator[AgentTrace]:
     """A fresh capture of the OpenTelemetry spans this test produces."""
     from ._fixture import start_capture
 
+    if not _RUNNING:
+        pytest.fail(
+            "agenttrace: no test is running through pytest_runtest_protocol, so the "
+            "fixture cannot tell which test it serves (a plugin running tests with "
+            "runtestprotocol() directly?)",
+            pytrace=False,
+        )
+    item = _RUNNING[-1]
     bad_marker: str | None = None
     try:
-        options = _test_options(request.node)
+        options = _test_options(item)
     except pytest.UsageError as error:  # the marker's fault, not the plugin's: no traceback
         bad_marker = str(error)
     if bad_marker is not None:  # failed outside the except: no "During handling of..."
         pytest.fail(bad_marker, pytrace=False)
     capture = start_capture(options)
-    request.node.stash[_CAPTURE] = capture
+    item.stash[_CAPTURE] = capture
     try:
         yield capture
     finally:
@@ -269,17 +292,23 @@ def pytest_runtest_makereport(
     capture = item.stash.get(_CAPTURE, None)
     if capture is None:
         return report
-    record_phase(item, report, capture)  # --agenttrace-html, pytest-html's extra
-    from .report._after_test import combined_outcome
+    work = item.config.stash.get(_PHASE_WORK, None)
+    if work is None:
+        work = (records_phases(item.config), item.config.stash[_AFTER_TEST].active)
+        item.config.stash[_PHASE_WORK] = work
+    records, exports = work
+    if records:  # --agenttrace-html, pytest-html's extra
+        record_phase(item, report, capture)
+    if exports:
+        from .report._after_test import combined_outcome
 
-    outcome = item.stash[_OUTCOME] = combined_outcome(item.stash.get(_OUTCOME, None), report)
+        item.stash[_OUTCOME] = combined_outcome(item.stash.get(_OUTCOME, None), report)
     report_when = capture.options.report
     wanted = report_when == "always" or (report_when == "failed" and report.failed)
     # Every phase that fails shows the trace (a teardown check, strict mode or a
     # policy, failing a passed call; a fixture failing after the capture began),
     # once: after a failed call, the call's section already did.
-    shown = item.stash.get(_SHOWN, False)
-    if wanted and (call.when == "call" or (report.failed and not shown)):
+    if wanted and (call.when == "call" or (report.failed and not item.stash.get(_SHOWN, False))):
         from .report._section import describe_capture
 
         trace_url = item.config.stash[_AFTER_TEST].settings.trace_url
@@ -287,6 +316,7 @@ def pytest_runtest_makereport(
         report.sections.append((f"Captured agenttrace {call.when}", text))
         item.stash[_SHOWN] = True
     if call.when == "teardown":
-        item.config.stash[_AFTER_TEST].finish(capture, item.nodeid, outcome)
+        if exports:
+            item.config.stash[_AFTER_TEST].finish(capture, item.nodeid, item.stash[_OUTCOME])
         del item.stash[_CAPTURE]  # nothing outlives its test: the spans go with it
     return report

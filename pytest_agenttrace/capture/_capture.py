@@ -35,8 +35,8 @@ class Capture(SpanQueries):
         self._started: list[ReadableSpan] = []
         self._end_ticks = itertools.count(1)
         self._last_end = 0
-        self._home: RawOrigin = raw_origin()  # where the test runs
-        self._home_ident = threading.get_ident()
+        self._home: RawOrigin = (threading.current_thread(), None)  # where the test runs:
+        self._home_ident = threading.get_ident()  # set again by _start
         self._origins: dict[int, RawOrigin] = {}  # spans that started elsewhere
         self._leaked_before: list[ReadableSpan] = list(_stray)
         self._leaked_during: list[ReadableSpan] = []

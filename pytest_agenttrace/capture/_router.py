@@ -268,9 +268,14 @@ class _Installation:
     def __init__(self) -> None:
         self.router = SpanRouter()
         self.log_router = _OTelLogRouter(self.router)
+        self._otel_logger = logging.getLogger(_OTEL_LOGGER)  # loggers live as long as the process
         self._lock = threading.Lock()
         self._attached: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
         self._own_provider: TracerProvider | None = None
+        # The global provider once attached, when it is an SDK provider itself (no
+        # proxy that could start delegating elsewhere): every test's start and stop
+        # then checks it with one comparison.
+        self._settled_global: TracerProvider | None = None
 
     @property
     def own_provider(self) -> TracerProvider:
@@ -298,7 +303,7 @@ class _Installation:
 
     def ensure_log_router(self) -> None:
         """(Re-)add the log handler: logging.config calls may have dropped it."""
-        logger = logging.getLogger(_OTEL_LOGGER)
+        logger = self._otel_logger
         if self.log_router not in logger.handlers:
             logger.addHandler(self.log_router)
 
@@ -308,7 +313,10 @@ class _Installation:
         Only a wrapping provider (Logfire's, reconfigured during the test) gets
         there: the global itself can be set only once.
         """
-        providers = [sdk_provider_behind(trace.get_tracer_provider()), logfire_provider()]
+        provider = trace.get_tracer_provider()
+        if provider is self._settled_global and "logfire" not in sys.modules:
+            return False
+        providers = [sdk_provider_behind(provider), logfire_provider()]
         return any(
             isinstance(provider, TracerProvider) and provider not in self._attached
             for provider in providers
@@ -317,10 +325,14 @@ class _Installation:
     def ensure_global(self) -> None:
         """Attach to the global provider, installing ours if the code set none."""
         provider = trace.get_tracer_provider()
+        if provider is self._settled_global and "logfire" not in sys.modules:
+            return
         if isinstance(provider, trace.ProxyTracerProvider):
             trace.set_tracer_provider(self.own_provider)
             provider = trace.get_tracer_provider()
         self.attach(provider)
+        if isinstance(provider, TracerProvider) and sdk_provider_behind(provider) is provider:
+            self._settled_global = provider
         beside = logfire_provider()
         if beside is not None:
             self.attach(beside)

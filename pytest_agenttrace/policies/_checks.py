@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._errors import AgentTraceWarning
+from . import _attributes, _outcomes, _sampling, _timing
 from ._findings import Selector, describe_selector, select
 
 if TYPE_CHECKING:
@@ -302,8 +303,6 @@ class PolicyChecks:
     # -- teardown ----------------------------------------------------------------------
     def _policy_problems(self) -> list[str]:
         """Findings of the policies the resolved options switch on (run after the test body)."""
-        from . import _attributes, _outcomes, _sampling, _timing
-
         options = self.options
         # the forest is built only if a policy reads it: most tests switch none on
         problems: list[str] = []

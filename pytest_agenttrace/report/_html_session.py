@@ -109,17 +109,22 @@ def html_path(config: pytest.Config) -> Path | None:
     return path
 
 
-def record_phase(item: pytest.Item, report: pytest.TestReport, capture: AgentTrace) -> None:
-    """Called for each phase's report of a test with a capture; the teardown's records it.
+def records_phases(config: pytest.Config) -> bool:
+    """Whether this run writes a report that record_phase feeds (ours or pytest-html's)."""
+    from ._pytest_html import wants_extra
 
-    Also where a test with a failed phase gets its waterfall for pytest-html.
+    return _SESSION in config.stash or wants_extra(config)
+
+
+def record_phase(item: pytest.Item, report: pytest.TestReport, capture: AgentTrace) -> None:
+    """Called for each phase's report of a test with a capture when `records_phases`;
+    the teardown's records it. Also where a test with a failed phase gets its
+    waterfall for pytest-html.
     """
     from ._pytest_html import add_waterfall, wants_extra
 
     session = item.config.stash.get(_SESSION, None)
     extra = wants_extra(item.config)
-    if session is None and not extra:
-        return
     reports = item.stash.setdefault(_PHASES, [])
     reports.append(report)
     if report.when != "teardown":
