@@ -163,13 +163,12 @@ def _from_request(request: Any) -> Decoded:
             )
             append = decoded.spans.append
             for span in scope_spans.spans:
-                trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
-                problem = _id_problem(trace_id, span_id, parent_id) or _field_problem(span)
-                if problem:
+                received = _OtlpSpan.received(span, resource, scope)
+                if isinstance(received, str):
                     decoded.rejected += 1
-                    decoded.errors.append(f"span {span.name!r}: {problem}")
+                    decoded.errors.append(f"span {span.name!r}: {received}")
                     continue
-                append(_OtlpSpan(span, trace_id, span_id, parent_id, resource, scope))
+                append(received)
     return decoded
 
 
@@ -188,14 +187,14 @@ def _id_problem(trace_id: bytes, span_id: bytes, parent_id: bytes) -> str | None
     return None
 
 
-def _field_problem(span: Any) -> str | None:
-    if span.kind not in _KINDS:
-        return f"unknown kind {span.kind} (OTLP kinds are 0 to 5)"
-    if span.status.code not in _STATUSES:
-        return f"unknown status code {span.status.code} (OTLP codes are 0 to 2)"
-    if not span.name:
+def _field_problem(name: str, kind: int, code: int, start: int, end: int) -> str | None:
+    if kind not in _KINDS:
+        return f"unknown kind {kind} (OTLP kinds are 0 to 5)"
+    if code not in _STATUSES:
+        return f"unknown status code {code} (OTLP codes are 0 to 2)"
+    if not name:
         return "no name (OTLP requires one)"
-    if span.end_time_unix_nano and span.end_time_unix_nano < span.start_time_unix_nano:
+    if end and end < start:
         return "ends before it starts"
     return None
 
@@ -207,44 +206,54 @@ class _OtlpSpan(ReceivedSpan):
     read at once; the rest waits, so the receiver answers an export fast.
     """
 
-    def __init__(
-        self,
-        message: Any,
-        trace_id: bytes,
-        span_id: bytes,
-        parent_id: bytes,
-        resource: Resource,
-        scope: InstrumentationScope,
-    ) -> None:
+    @classmethod
+    def received(
+        cls, message: Any, resource: Resource, scope: InstrumentationScope
+    ) -> _OtlpSpan | str:
+        """The span of one OTLP `Span` message, or what is wrong with it.
+
+        Each field is read once: a protobuf field read builds a Python object, and
+        a receiver answering a 512-span export reads thousands.
+        """
+        trace_id, span_id, parent_id = message.trace_id, message.span_id, message.parent_span_id
+        name, kind, status = message.name, message.kind, message.status
+        code, start, end = status.code, message.start_time_unix_nano, message.end_time_unix_nano
+        problem = _id_problem(trace_id, span_id, parent_id) or _field_problem(
+            name, kind, code, start, end
+        )
+        if problem:
+            return problem
         number = int.from_bytes(trace_id, "big")
         flags_field = message.flags
         flags = TraceFlags(flags_field & 0xFF)
-        state = TraceState.from_header([message.trace_state]) if message.trace_state else None
+        trace_state = message.trace_state
+        state = TraceState.from_header([trace_state]) if trace_state else None
         parent = None
         if parent_id and parent_id != _ZERO_SPAN:
             remote = bool(flags_field & _IS_REMOTE) if flags_field & _HAS_IS_REMOTE else False
             parent = SpanContext(number, int.from_bytes(parent_id, "big"), remote, flags)
-        status = message.status
-        code = status.code
-        if code == 0 and not status.message:
+        description = status.message
+        if code == 0 and not description:
             span_status = _UNSET
         else:
-            kept = _STATUSES.get(code, StatusCode.UNSET)
+            kept = _STATUSES[code]
             # the SDK keeps a description only on ERROR, as the API does
-            span_status = Status(kept, status.message or None if kept is StatusCode.ERROR else None)
-        start = message.start_time_unix_nano
-        super().__init__(
-            name=message.name,
+            span_status = Status(kept, description or None if kept is StatusCode.ERROR else None)
+        span = cls(
+            name=name,
             context=SpanContext(number, int.from_bytes(span_id, "big"), False, flags, state),
             parent=parent,
             resource=resource,
-            kind=_KINDS.get(message.kind, SpanKind.INTERNAL),
+            kind=_KINDS[kind],
             status=span_status,
             start_time=start,
-            end_time=message.end_time_unix_nano or start,
+            end_time=end or start,
             instrumentation_scope=scope,
         )
-        self._message: Any = message
+        span._message = message
+        return span
+
+    _message: Any = None  # the OTLP message until its attributes, events and links are read
 
     def _decode(self) -> None:
         message = self._message
