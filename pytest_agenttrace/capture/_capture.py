@@ -78,6 +78,7 @@ class Capture(SpanQueries):
     def _stop(self) -> None:
         """Stop capturing (teardown); later spans count as leaked into the next test."""
         router = INSTALLATION.router
+        router.wait_filed()  # answered exports are this test's
         if router.active is self:
             router.active = None
         started = list(self._started)
@@ -114,6 +115,7 @@ class Capture(SpanQueries):
 
     def clear(self) -> None:
         """Forget everything captured so far (call at the start of each Hypothesis example)."""
+        INSTALLATION.router.wait_filed()  # an export answered before clear() is cleared too
         # A span left open across clear() (the test body's own span, say) is no
         # longer captured, but the spans started under it are not orphans.
         still_open = {span_key(span) for span in list(self._started) if span.end_time is None}
@@ -144,6 +146,7 @@ class Capture(SpanQueries):
 
     # -- raw data --------------------------------------------------------------------
     def _refresh(self) -> None:
+        INSTALLATION.router.wait_filed()
         key = (len(self._started), self._last_end)
         if key == self._cache_key and self._forest is not None:
             return
@@ -186,6 +189,7 @@ class Capture(SpanQueries):
     @property
     def awaiting_parents(self) -> list[CapturedSpan]:
         """Received spans whose parent has not arrived (yet): its process may not have flushed."""
+        INSTALLATION.router.wait_filed()
         if not self._any_received:
             return []
         self._refresh()
@@ -204,6 +208,7 @@ class Capture(SpanQueries):
     @property
     def leaked(self) -> list[ReadableSpan]:
         """Spans that ended during this test but started before it (an earlier test's)."""
+        INSTALLATION.router.wait_filed()
         return self._leaked_before + self._leaked_during + self._late
 
     @property

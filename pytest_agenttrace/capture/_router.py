@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import weakref
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -51,6 +52,9 @@ _STRAY_LIMIT = 10_000
 _OPEN_OUTSIDE_LIMIT = 10_000
 # Trace ids of finished captures, so a span received late is not the running test's.
 _FINISHED_TRACES_LIMIT = 100_000
+# A query waits at most this long for answered exports to be filed (a 100,000-span
+# export files in well under a second).
+_FILING_TIMEOUT_S = 10.0
 # Receiver findings (a malformed export) made while no test was capturing.
 _PENDING_PROBLEMS_LIMIT = 100
 # Tracers of CI plugins that trace the test run itself (pytest-opentelemetry: a span
@@ -82,6 +86,8 @@ class SpanRouter(SpanProcessor):
         self.open_outside: set[tuple[int, int]] = set()
         # set by the OTLP receiver: only then do finished captures' trace ids matter
         self.receivers_running = False
+        self._filing = 0  # answered exports whose spans are being filed
+        self._filed = threading.Condition()
         self.finished_traces: collections.OrderedDict[int, None] = collections.OrderedDict()
         self.pending_problems: collections.deque[str] = collections.deque(
             maxlen=_PENDING_PROBLEMS_LIMIT
@@ -152,11 +158,30 @@ class SpanRouter(SpanProcessor):
             capture._open_at_clear.discard(key)
             capture._leaked_during.append(span)
 
+    @contextlib.contextmanager
+    def filing(self) -> Iterator[None]:
+        """Held by the receiver from answering an export until its spans are filed."""
+        with self._filed:
+            self._filing += 1
+        try:
+            yield
+        finally:
+            with self._filed:
+                self._filing -= 1
+                self._filed.notify_all()
+
+    def wait_filed(self) -> None:
+        """Spans of every answered export are filed (queries and the test's end wait)."""
+        if self._filing:
+            with self._filed:
+                self._filed.wait_for(lambda: not self._filing, timeout=_FILING_TIMEOUT_S)
+
     def receive(self, spans: list[ReadableSpan]) -> None:
         """Spans from another process: the running test's, unless an earlier test's trace.
 
-        Called by the OTLP receiver before it answers the export request, so a
-        child that exited (its SDK flushed) has its spans in the capture already.
+        Called by the OTLP receiver right after it answered the export, inside
+        `filing()`: queries and the capture's end wait for it, so a child that
+        exited (its SDK flushed) has its spans in the capture.
         """
         capture = self.active
         for span in sorted(spans, key=lambda span: span.start_time or 0):

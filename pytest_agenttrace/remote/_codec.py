@@ -52,11 +52,28 @@ class Decoded:
     spans: list[ReadableSpan]
     rejected: int = 0
     errors: list[str] = dataclasses.field(default_factory=list)
+    # checked messages whose spans build() makes (the receiver answers in between)
+    pending: list[tuple[Any, Resource, InstrumentationScope]] = dataclasses.field(
+        default_factory=list
+    )
 
     @property
     def summary(self) -> str:
         """The first reasons for rejected spans, for a finding and the partial-success answer."""
         return "; ".join(self.errors[:5])
+
+    def reject(self, message: Any, problem: str) -> None:
+        self.rejected += 1
+        self.errors.append(f"span {message.name!r}: {problem}")
+
+    def build(self) -> list[ReadableSpan]:
+        """All the spans, the pending ones built now."""
+        for message, resource, scope in self.pending:
+            span = _OtlpSpan.received(message, resource, scope)
+            assert not isinstance(span, str)  # checked when it was decoded
+            self.spans.append(span)
+        self.pending.clear()
+        return self.spans
 
 
 def _request_type() -> Any:
@@ -67,7 +84,8 @@ def _request_type() -> Any:
     return ExportTraceServiceRequest
 
 
-def decode_protobuf(body: bytes) -> Decoded:
+def decode_protobuf(body: bytes, *, check_only: bool = False) -> Decoded:
+    """The request's spans; with `check_only`, its messages checked and kept pending."""
     from google.protobuf.message import DecodeError
 
     request = _request_type()()
@@ -77,18 +95,18 @@ def decode_protobuf(body: bytes) -> Decoded:
         raise OtlpDecodeError(
             f"not an OTLP ExportTraceServiceRequest in protobuf: {error}"
         ) from None
-    return _from_request(request)
+    return _checked_request(request) if check_only else _from_request(request)
 
 
-def decode_json(body: bytes | str) -> Decoded:
+def decode_json(body: bytes | str, *, check_only: bool = False) -> Decoded:
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as error:
         raise OtlpDecodeError(f"not JSON: {error}") from None
-    return decode_json_document(document)
+    return decode_json_document(document, check_only=check_only)
 
 
-def decode_json_document(document: Any) -> Decoded:
+def decode_json_document(document: Any, *, check_only: bool = False) -> Decoded:
     from google.protobuf import json_format
 
     if not isinstance(document, dict):
@@ -101,7 +119,7 @@ def decode_json_document(document: Any) -> Decoded:
         json_format.ParseDict(_ids_to_base64(document), request, ignore_unknown_fields=True)
     except (json_format.ParseError, RecursionError, ValueError, TypeError) as error:
         raise OtlpDecodeError(f"not OTLP/JSON trace data: {error}") from None
-    return _from_request(request)
+    return _checked_request(request) if check_only else _from_request(request)
 
 
 def _check_depth(document: Any) -> None:
@@ -149,8 +167,7 @@ def _id_as_base64(key: str, value: str) -> str:
     return value
 
 
-def _from_request(request: Any) -> Decoded:
-    decoded = Decoded(spans=[])
+def _messages(request: Any) -> Iterator[tuple[Any, Resource, InstrumentationScope]]:
     for resource_spans in request.resource_spans:
         resource = Resource(
             _attributes(resource_spans.resource.attributes), resource_spans.schema_url or None
@@ -161,14 +178,39 @@ def _from_request(request: Any) -> Decoded:
                 scope_spans.scope.version or None,
                 scope_spans.schema_url or None,
             )
-            append = decoded.spans.append
-            for span in scope_spans.spans:
-                received = _OtlpSpan.received(span, resource, scope)
-                if isinstance(received, str):
-                    decoded.rejected += 1
-                    decoded.errors.append(f"span {span.name!r}: {received}")
-                    continue
-                append(received)
+            for message in scope_spans.spans:
+                yield message, resource, scope
+
+
+def _from_request(request: Any) -> Decoded:
+    decoded = Decoded(spans=[])
+    append = decoded.spans.append
+    for message, resource, scope in _messages(request):
+        received = _OtlpSpan.received(message, resource, scope)
+        if isinstance(received, str):
+            decoded.reject(message, received)
+        else:
+            append(received)
+    return decoded
+
+
+def _checked_request(request: Any) -> Decoded:
+    decoded = Decoded(spans=[])
+    append = decoded.pending.append
+    for message, resource, scope in _messages(request):
+        problem = _id_problem(
+            message.trace_id, message.span_id, message.parent_span_id
+        ) or _field_problem(
+            message.name,
+            message.kind,
+            message.status.code,
+            message.start_time_unix_nano,
+            message.end_time_unix_nano,
+        )
+        if problem:
+            decoded.reject(message, problem)
+        else:
+            append((message, resource, scope))
     return decoded
 
 

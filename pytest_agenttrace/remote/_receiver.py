@@ -134,7 +134,7 @@ class OtlpReceiver:
 
     # -- what a request delivers -----------------------------------------------------------
     def deliver(self, decoded: Decoded, source: str) -> None:
-        INSTALLATION.router.receive(decoded.spans)
+        INSTALLATION.router.receive(decoded.build())
         if decoded.rejected:
             self.problem(f"{source}: rejected {decoded.rejected} span(s): {decoded.summary}")
 
@@ -198,8 +198,11 @@ def _handler_for(receiver: OtlpReceiver) -> type[http.server.BaseHTTPRequestHand
                 receiver.problem(f"OTLP/HTTP request refused ({refused.status}): {refused.reason}")
                 self._answer(refused.status, "text/plain", refused.reason.encode(), close=True)
                 return
-            receiver.deliver(decoded, "OTLP/HTTP export")
-            self._answer(200, content_type, _response(content_type, decoded))
+            # Answered before the spans are built and filed, so the exporter sends its
+            # next batch meanwhile; a query waits for the filing (router.filing).
+            with INSTALLATION.router.filing():
+                self._answer(200, content_type, _response(content_type, decoded))
+                receiver.deliver(decoded, "OTLP/HTTP export")
 
         def do_GET(self) -> None:
             self._answer(405, "text/plain", b"OTLP receiver: POST /v1/traces", close=True)
@@ -302,7 +305,9 @@ def _decode(content_type: str, body: bytes) -> Decoded:
     from .._errors import OtlpDecodeError
 
     try:
-        return decode_json(body) if content_type == _JSON else decode_protobuf(body)
+        if content_type == _JSON:
+            return decode_json(body, check_only=True)
+        return decode_protobuf(body, check_only=True)
     except OtlpDecodeError as error:
         raise _Refused(400, str(error)) from None
 

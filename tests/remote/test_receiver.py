@@ -35,7 +35,7 @@ def test_child_spans_join_the_capture_before_the_child_exits(
 ) -> None:
     with tracer.start_as_current_span("llm_agent"):
         validator(agenttrace.otlp_env(service_name="validator", protocol=protocol))
-    # no wait_for: the receiver answered the export only after recording the spans
+    # no wait_for: a query waits until every answered export's spans are filed
     agenttrace.assert_tree(TREE)
     agenttrace.assert_single_trace()
     remote = agenttrace.one("validate_citations")
@@ -487,6 +487,39 @@ def test_gzip_protobuf_from_the_sdk_encoder_is_accepted(agenttrace: AgentTrace) 
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
     assert [captured.name for captured in agenttrace.spans] == ["elsewhere"]
+
+
+@pytest.mark.parametrize("then", ["query", "end the test"])
+def test_an_answered_export_is_the_tests_even_while_its_spans_are_being_filed(
+    agenttrace: AgentTrace, monkeypatch: pytest.MonkeyPatch, then: str
+) -> None:
+    # The receiver answers before it builds and files the spans (the exporter's
+    # next batch is on its way meanwhile): what the test does next waits for them.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from pytest_agenttrace.capture._router import SpanRouter
+
+    receive = SpanRouter.receive
+
+    def slow_receive(self: SpanRouter, spans: Any) -> None:
+        time.sleep(0.5)
+        receive(self, spans)
+
+    monkeypatch.setattr(SpanRouter, "receive", slow_receive)
+    provider = TracerProvider()  # not attached: only the receiver delivers its spans
+    with provider.get_tracer("t").start_as_current_span("elsewhere") as span:
+        pass
+    exporter = OTLPSpanExporter(endpoint=agenttrace.otlp_endpoint + "/v1/traces")
+    assert exporter.export([span]) is SpanExportResult.SUCCESS  # type: ignore[list-item]
+    # (a POST span too, where an earlier test instrumented the exporter's HTTP client)
+    if then == "query":
+        assert agenttrace.one("elsewhere").received
+    else:
+        agenttrace._stop()  # as the fixture's teardown does
+        assert "elsewhere" in [captured.name for captured in agenttrace._started]
+    exporter.shutdown()
 
 
 def test_other_signals_are_taken_and_other_paths_refused(agenttrace: AgentTrace) -> None:
