@@ -5,7 +5,9 @@ b-matching: every line takes between `min_count` and `max_count` spans, every sp
 goes to at most one line, and (unless a `...` is present) every child must be
 accounted for. Greedy assignment is wrong as soon as patterns overlap (`llm_*` and
 `llm_call`), so `_Flow` uses augmenting paths; compatibility of a line with a span
-(which recurses into the subtree) is memoised, keeping the whole match polynomial.
+(which recurses into the subtree) is memoised, keeping the whole match polynomial;
+for lines with no details below them, per subtree shape (`_shapes`), so alike
+subtrees are compared once.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from ._render import (
     span_line,
     walk,
 )
+from ._shapes import SubtreeShapes
 from ._volatile import DEFAULT_RULES, VolatileRules, rules_for
 
 __all__ = [
@@ -398,7 +401,9 @@ class _Matcher:
         self._by_context: dict[tuple[int, int], CapturedSpan] | None = None
         self._linking: set[tuple[int, int]] = set()
         self._linked: dict[tuple[int, int], bool] = {}
-        self._compatible: dict[tuple[int, int], bool] = {}
+        self._compatible: dict[tuple[int, int], bool] = {}  # by _pair_key
+        self._shapes = SubtreeShapes()
+        self._shared: dict[int, bool] = {}  # id(line) -> its answers are shared by span shape
         self._indexes: dict[int, _ChildIndex] = {}
         # A failure explanation renders at most this many span lines: `>>` lines can
         # pair spans whose subtrees overlap, which would repeat a deep chain per pair.
@@ -423,23 +428,56 @@ class _Matcher:
         with every deeper pair already known, no call goes deeper than one level,
         whatever the depth of the trace (agent loops reach thousands of levels).
         """
+        self._note_shared_lines(line)
         pending: list[tuple[ExpectedSpan, _Parent, bool]] = [(line, parent, False)]
         while pending:
             line, parent, expanded = pending.pop()
-            if expanded:
-                if isinstance(parent, CapturedSpan):
-                    key = (id(line), id(parent))
-                    if key not in self._compatible:
-                        self._compatible[key] = self.children_match(line, parent)
+            if isinstance(parent, CapturedSpan):
+                key = self._pair_key(line, parent)
+                if expanded and key not in self._compatible:
+                    self._compatible[key] = self.children_match(line, parent)
+                if expanded or key in self._compatible:  # an alike subtree answered it since
+                    continue
+            elif expanded:
                 continue
             pending.append((line, parent, True))
             for child_line, span in self._needed_pairs(line, parent):
-                if (id(child_line), id(span)) in self._compatible:
+                key = self._pair_key(child_line, span)
+                if key in self._compatible:
                     continue
                 if not self.own_match(child_line, span):
-                    self._compatible[(id(child_line), id(span))] = False
-                elif child_line.children or child_line.allows_extra or child_line.absent:
+                    self._compatible[key] = False
+                elif _checks_below(child_line):
                     pending.append((child_line, span, False))
+
+    def _note_shared_lines(self, root: ExpectedSpan) -> None:
+        """Which lines share their answers among spans of one subtree shape: those
+        that look below their own span (for the others sharing saves nothing) and
+        have no details anywhere in their subtree, `!>>` lines included (events,
+        links, scope... tell alike spans apart)."""
+        if id(root) in self._shared:
+            return
+        order: list[ExpectedSpan] = []
+        pending = [root]
+        while pending:
+            node = pending.pop()
+            order.append(node)
+            pending.extend(node.children)
+            pending.extend(node.absent)
+        detail_free: dict[int, bool] = {}
+        for node in reversed(order):  # children before their parents
+            free = not node.has_details and all(
+                detail_free[id(below)] for below in (*node.children, *node.absent)
+            )
+            detail_free[id(node)] = free
+            self._shared[id(node)] = free and _checks_below(node)
+
+    def _pair_key(self, line: ExpectedSpan, span: CapturedSpan) -> tuple[int, int]:
+        """The memo key of compatible(line, span): the span's shape for a shared
+        line (negative, so never a span's id), else the span itself."""
+        if self._shared.get(id(line), False):
+            return id(line), -1 - self._shapes.of(span)
+        return id(line), id(span)
 
     def _needed_pairs(
         self, line: ExpectedSpan, parent: _Parent
@@ -477,7 +515,7 @@ class _Matcher:
                 yield group, deep
 
     def compatible(self, line: ExpectedSpan, span: CapturedSpan) -> bool:
-        key = (id(line), id(span))
+        key = self._pair_key(line, span)
         known = self._compatible.get(key)
         if known is None:
             known = self._compatible[key] = self.own_match(line, span) and self.children_match(
@@ -823,6 +861,11 @@ class _Matcher:
             for each in rendered:
                 each.marks.append(f"count: expected {wanted}, got {got}")
         return missing
+
+
+def _checks_below(line: ExpectedSpan) -> bool:
+    """Whether matching the line looks past its own span (children, `...`, `!>>`)."""
+    return bool(line.children or line.gaps or line.absent)
 
 
 def _group_finder(children: list[CapturedSpan]) -> Any:
