@@ -31,12 +31,14 @@ def bounded_tree(
 ) -> tuple[str, str | None]:
     """(the text to print, the complete text when it was cut, else None).
 
-    `limit` is the number of tree lines to print at most; 0 means no limit.
+    `limit` is the number of tree lines to print at most; 0 means no limit. The
+    complete text ends with a newline, as a file does: a deep tree's text runs to
+    hundreds of megabytes, too big to copy for one more character.
     """
     rows = render_rows(lines, style)
-    complete = align_marks([(row.text, row.line.marks) for row in rows])
+    marked = [(row.text, row.line.marks) for row in rows]
     if limit <= 0 or len(rows) <= limit:
-        return complete, None
+        return align_marks(marked), None
     room = max(limit, MIN_TREE_LINES) - 1  # one line for "N more differences"
     differences = [index for index, row in enumerate(rows) if _is_difference(row)]
     kept = _Selection(len(rows))
@@ -60,7 +62,7 @@ def bounded_tree(
     left_out = len(differences) - shown
     if left_out:
         printed.append((f"# … {left_out:,} more difference(s) in the complete tree", []))
-    return align_marks(printed), complete
+    return align_marks(printed), align_marks(marked, terminated=True)
 
 
 class _Selection:

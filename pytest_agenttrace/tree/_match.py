@@ -429,26 +429,29 @@ class _Matcher:
         whatever the depth of the trace (agent loops reach thousands of levels).
         """
         self._note_shared_lines(line)
-        pending: list[tuple[ExpectedSpan, _Parent, bool]] = [(line, parent, False)]
+        known = self._compatible
+        # (line, parent, the pair's memo key (None: the top), children already pushed)
+        pending: list[tuple[ExpectedSpan, _Parent, tuple[int, int] | None, bool]] = [
+            (line, parent, None, False)
+        ]
         while pending:
-            line, parent, expanded = pending.pop()
-            if isinstance(parent, CapturedSpan):
-                key = self._pair_key(line, parent)
-                if expanded and key not in self._compatible:
-                    self._compatible[key] = self.children_match(line, parent)
-                if expanded or key in self._compatible:  # an alike subtree answered it since
-                    continue
-            elif expanded:
+            line, parent, key, expanded = pending.pop()
+            if key is not None and key in known:  # an alike subtree answered it since
                 continue
-            pending.append((line, parent, True))
+            if expanded:
+                if key is not None:
+                    known[key] = self.children_match(line, parent)
+                continue
+            pending.append((line, parent, key, True))
             for child_line, span in self._needed_pairs(line, parent):
-                key = self._pair_key(child_line, span)
-                if key in self._compatible:
+                if (id(child_line), id(span)) in known:
                     continue
                 if not self.own_match(child_line, span):
-                    self._compatible[key] = False
+                    known[(id(child_line), id(span))] = False
                 elif _checks_below(child_line):
-                    pending.append((child_line, span, False))
+                    child_key = self._pair_key(child_line, span)
+                    if child_key not in known:
+                        pending.append((child_line, span, child_key, False))
 
     def _note_shared_lines(self, root: ExpectedSpan) -> None:
         """Which lines share their answers among spans of one subtree shape: those
@@ -473,8 +476,10 @@ class _Matcher:
             self._shared[id(node)] = free and _checks_below(node)
 
     def _pair_key(self, line: ExpectedSpan, span: CapturedSpan) -> tuple[int, int]:
-        """The memo key of compatible(line, span): the span's shape for a shared
-        line (negative, so never a span's id), else the span itself."""
+        """The memo key of compatible(line, span) when the span's own line matches:
+        the span's shape for a shared line (negative, so never a span's id), else
+        the span itself. A mismatch of the span itself is memoised by the span:
+        numbering its subtree would cost more than comparing it again."""
         if self._shared.get(id(line), False):
             return id(line), -1 - self._shapes.of(span)
         return id(line), id(span)
@@ -515,12 +520,17 @@ class _Matcher:
                 yield group, deep
 
     def compatible(self, line: ExpectedSpan, span: CapturedSpan) -> bool:
+        key = (id(line), id(span))
+        known = self._compatible.get(key)
+        if known is not None:
+            return known
+        if not self.own_match(line, span):
+            self._compatible[key] = False
+            return False
         key = self._pair_key(line, span)
         known = self._compatible.get(key)
         if known is None:
-            known = self._compatible[key] = self.own_match(line, span) and self.children_match(
-                line, span
-            )
+            known = self._compatible[key] = self.children_match(line, span)
         return known
 
     def own_match(self, line: ExpectedSpan, span: CapturedSpan) -> bool:
@@ -580,8 +590,8 @@ class _Matcher:
     def children_match(self, line: ExpectedSpan, parent: _Parent) -> bool:
         if line.absent and not self.none_absent(line, parent):
             return False
-        if not line.children and not line.allows_extra:
-            return not parent.children  # the common leaf case, without building a level
+        if not line.children:  # the common leaf case and `...` alone, without a level
+            return line.allows_extra or not parent.children
         if self.is_ordered(line):
             return self.ordered_match(line, parent.children)
         level = _Level(line.children, parent, self)
@@ -662,8 +672,8 @@ class _Matcher:
         tree, complete = bounded_tree(lines, tree_lines)
         if complete is None:
             return "\n".join([header, "", tree, "", HINT])
-        where = keep_full_text(complete + "\n")  # the tree alone: it pastes back as it is
-        total = complete.count("\n") + 1
+        where = keep_full_text(complete)  # the tree alone: it pastes back as it is
+        total = complete.count("\n")
         return "\n".join(
             [
                 header,
@@ -864,8 +874,9 @@ class _Matcher:
 
 
 def _checks_below(line: ExpectedSpan) -> bool:
-    """Whether matching the line looks past its own span (children, `...`, `!>>`)."""
-    return bool(line.children or line.gaps or line.absent)
+    """Whether matching the line compares lines with spans below its own (a `...`
+    alone takes any children)."""
+    return bool(line.children or line.absent)
 
 
 def _group_finder(children: list[CapturedSpan]) -> Any:

@@ -483,7 +483,9 @@ def render_rows(lines: Sequence[RenderLine], style: str = "indent") -> list[Row]
     return rows
 
 
-def align_marks(rows: Sequence[tuple[str, list[str]]]) -> str:
+def align_marks(rows: Sequence[tuple[str, list[str]]], *, terminated: bool = False) -> str:
+    """The rows as lines, marks aligned in one column; `terminated`: a newline after
+    the last line too."""
     marked = [len(text) for text, marks in rows if marks]
     column = min(max(marked, default=0), MAX_MARK_COLUMN) + 3
     out = []
@@ -494,4 +496,6 @@ def align_marks(rows: Sequence[tuple[str, list[str]]]) -> str:
             out.append(f"{text}{' ' * max(column - len(text), 2)}# {comment}")
         else:
             out.append(text)
+    if terminated:
+        out.append("")
     return "\n".join(out)
