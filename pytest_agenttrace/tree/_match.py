@@ -28,6 +28,7 @@ from ..capture._query import (
     roots_of,
 )
 from ._bound import UNEXPECTED, bounded_tree, keep_in_test_file
+from ._collector import collector_paused
 from ._details import detail_differences, details_match, link_fits
 from ._flow import _Flow
 from ._model import (
@@ -153,23 +154,24 @@ def assert_trace_tree(
     after the running test in `<basetemp>/agenttrace/`).
     """
     __tracebackhide__ = True
-    try:
-        root_line = _expected_root(expected, ordered)
-    except ExpectedTreeError as error:
-        # The parser's frames say nothing to the user: the message names the line.
-        raise error.with_traceback(None) from None
-    try:
-        rules = rules_for(volatile)
-    except ValueError as error:
-        raise ExpectedTreeError(f"volatile=: {error}") from None
-    actual = _VirtualRoot(roots_of(spans))
-    matcher = _Matcher(ordered_everywhere=ordered, universe=actual, rules=rules)
-    if matcher.matches(root_line, actual):
-        return
-    marks: list[TreeMark] = []
-    message = matcher.failure_message(
-        root_line, actual, output_lines, keep_full_text or keep_in_test_file, marks
-    )
+    with collector_paused():
+        try:
+            root_line = _expected_root(expected, ordered)
+        except ExpectedTreeError as error:
+            # The parser's frames say nothing to the user: the message names the line.
+            raise error.with_traceback(None) from None
+        try:
+            rules = rules_for(volatile)
+        except ValueError as error:
+            raise ExpectedTreeError(f"volatile=: {error}") from None
+        actual = _VirtualRoot(roots_of(spans))
+        matcher = _Matcher(ordered_everywhere=ordered, universe=actual, rules=rules)
+        if matcher.matches(root_line, actual):
+            return
+        marks: list[TreeMark] = []
+        message = matcher.failure_message(
+            root_line, actual, output_lines, keep_full_text or keep_in_test_file, marks
+        )
     failure = AssertionError(message)
     setattr(failure, MARKS_ATTRIBUTE, tuple(marks))
     raise failure
@@ -177,10 +179,11 @@ def assert_trace_tree(
 
 def trace_tree_matches(spans: Any, expected: Any, *, ordered: bool = False) -> bool:
     """The boolean form of `assert_trace_tree`."""
-    actual = _VirtualRoot(roots_of(spans))
-    return _Matcher(ordered_everywhere=ordered, universe=actual).matches(
-        _expected_root(expected, ordered), actual
-    )
+    with collector_paused():
+        actual = _VirtualRoot(roots_of(spans))
+        return _Matcher(ordered_everywhere=ordered, universe=actual).matches(
+            _expected_root(expected, ordered), actual
+        )
 
 
 def _expected_root(expected: Any, ordered: bool) -> ExpectedSpan:

@@ -16,6 +16,7 @@ from typing import Any
 from opentelemetry.trace import SpanKind, StatusCode
 
 from ..capture._query import PRESENT, CapturedSpan, attribute_mismatches, name_matches, roots_of
+from ._collector import collector_paused
 from ._details import scope_name
 from ._matchers import Matcher
 from ._model import (
@@ -345,20 +346,22 @@ def render_tree(
     adds `@` lines, `links=True` `->` lines (and `as NAME` on the linked spans).
     """
     rules = rules_for(volatile)
-    lines = plain_lines(
-        roots_of(roots), all_attributes=attributes, rules=rules, events=events, links=links
-    )
-    return render_lines(lines, style)
+    with collector_paused():
+        lines = plain_lines(
+            roots_of(roots), all_attributes=attributes, rules=rules, events=events, links=links
+        )
+        return render_lines(lines, style)
 
 
 def render_shape(roots: Any, *, volatile: Iterable[str] | None = None) -> str:
     """The canonical, volatile-free text of a trace (`agenttrace.shape()`): every
     attribute, event and link, volatile values as matchers, siblings in canonical
     order. The same trace gives the same text whichever sibling started first."""
-    lines = plain_lines(
-        roots_of(roots), all_attributes=True, rules=rules_for(volatile), events=True, links=True
-    )
-    return render_lines(canonical(lines), "indent")
+    with collector_paused():
+        lines = plain_lines(
+            roots_of(roots), all_attributes=True, rules=rules_for(volatile), events=True, links=True
+        )
+        return render_lines(canonical(lines), "indent")
 
 
 def canonical(lines: Sequence[RenderLine]) -> list[RenderLine]:
