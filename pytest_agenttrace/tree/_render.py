@@ -8,6 +8,7 @@ reason.
 from __future__ import annotations
 
 import collections
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +94,7 @@ def missing_line(description: str) -> RenderLine:
 # --------------------------------------------------------------------------- one span
 
 
+@functools.lru_cache(maxsize=1024)  # spans repeat few names: a rendering asks per span
 def display_name(name: str) -> str:
     """The name as a pattern that matches exactly this name (glob characters escaped)."""
     if any(char in name for char in "*?["):

@@ -35,17 +35,18 @@ class SubtreeShapes:
         order = [span]  # breadth first: reversed, every child comes before its parent
         for node in order:
             children = node.children
-            if len(children) <= MAX_SHARED_CHILDREN:
+            if children and len(children) <= MAX_SHARED_CHILDREN:
                 order.extend([child for child in children if id(child) not in of])
         numbers, owns = self._numbers, self._owns
         for node in reversed(order):
             children = node.children
+            key: tuple[Any, ...]
             if len(children) > MAX_SHARED_CHILDREN:
-                key: tuple[Any, ...] = ("span", id(node))
+                key = ("span", id(node))
             else:
                 # ints only: the garbage collector stops tracking such tuples
                 own = owns.setdefault(_own_key(node), len(owns))
-                key = (own, *[of[id(child)] for child in children])
+                key = (own, *[of[id(child)] for child in children]) if children else (own,)
             of[id(node)] = numbers.setdefault(key, len(numbers))
         return of[id(span)]
 
