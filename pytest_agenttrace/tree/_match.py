@@ -468,15 +468,21 @@ class _Matcher:
         while pending:
             node = pending.pop()
             order.append(node)
-            pending.extend(node.children)
-            pending.extend(node.absent)
+            pending += node.children
+            if node.absent:
+                pending += node.absent
+        shared = self._shared  # leaves are left out: never shared
+        if not any(node.has_details for node in order):  # the usual expectation
+            shared.update((id(node), True) for node in order if _checks_below(node))
+            shared.setdefault(id(root), False)
+            return
         detail_free: dict[int, bool] = {}
         for node in reversed(order):  # children before their parents
             free = not node.has_details and all(
                 detail_free[id(below)] for below in (*node.children, *node.absent)
             )
             detail_free[id(node)] = free
-            self._shared[id(node)] = free and _checks_below(node)
+            shared[id(node)] = free and _checks_below(node)
 
     def _pair_key(self, line: ExpectedSpan, span: CapturedSpan) -> tuple[int, int]:
         """The memo key of compatible(line, span) when the span's own line matches:
@@ -530,10 +536,12 @@ class _Matcher:
         if not self.own_match(line, span):
             self._compatible[key] = False
             return False
-        key = self._pair_key(line, span)
-        known = self._compatible.get(key)
-        if known is None:
-            known = self._compatible[key] = self.children_match(line, span)
+        if self._shared.get(id(line), False):
+            key = self._pair_key(line, span)
+            known = self._compatible.get(key)
+            if known is not None:
+                return known
+        known = self._compatible[key] = self.children_match(line, span)
         return known
 
     def own_match(self, line: ExpectedSpan, span: CapturedSpan) -> bool:
