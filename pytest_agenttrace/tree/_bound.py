@@ -31,12 +31,14 @@ def bounded_tree(
 ) -> tuple[str, str | None]:
     """(the text to print, the complete text when it was cut, else None).
 
-    `limit` is the number of tree lines to print at most; 0 means no limit.
+    `limit` is the number of tree lines to print at most; 0 means no limit. The
+    complete text ends with a newline, as a file does: a deep tree's text runs to
+    hundreds of megabytes, too big to copy for one more character.
     """
     rows = render_rows(lines, style)
-    complete = align_marks([(row.text, row.line.marks) for row in rows])
+    marked = [(row.prefix, row.own, row.line.marks) for row in rows]
     if limit <= 0 or len(rows) <= limit:
-        return complete, None
+        return align_marks(marked), None
     room = max(limit, MIN_TREE_LINES) - 1  # one line for "N more differences"
     differences = [index for index, row in enumerate(rows) if _is_difference(row)]
     kept = _Selection(len(rows))
@@ -59,8 +61,8 @@ def bounded_tree(
     printed = _elide(rows, kept.rows)
     left_out = len(differences) - shown
     if left_out:
-        printed.append((f"# … {left_out:,} more difference(s) in the complete tree", []))
-    return align_marks(printed), complete
+        printed.append(("", f"# … {left_out:,} more difference(s) in the complete tree", []))
+    return align_marks(printed), align_marks(marked, terminated=True)
 
 
 class _Selection:
@@ -121,7 +123,7 @@ def _with_path(rows: list[Row], index: int) -> set[int]:
     return path
 
 
-def _elide(rows: list[Row], kept: set[int]) -> list[tuple[str, list[str]]]:
+def _elide(rows: list[Row], kept: set[int]) -> list[tuple[str, str, list[str]]]:
     # A line matches when neither it nor an unexpected span above it differs:
     # the lines under an unexpected span carry no mark, but they match nothing.
     under_unexpected: list[bool] = []
@@ -132,11 +134,12 @@ def _elide(rows: list[Row], kept: set[int]) -> list[tuple[str, list[str]]]:
             and (under_unexpected[parent] or UNEXPECTED in rows[parent].line.marks)
         )
     differs = [_is_difference(row) or under_unexpected[i] for i, row in enumerate(rows)]
-    printed: list[tuple[str, list[str]]] = []
+    printed: list[tuple[str, str, list[str]]] = []
     index = 0
     while index < len(rows):
         if index in kept:
-            printed.append((rows[index].text, rows[index].line.marks))
+            row = rows[index]
+            printed.append((row.prefix, row.own, row.line.marks))
             index += 1
             continue
         start = index
@@ -147,10 +150,8 @@ def _elide(rows: list[Row], kept: set[int]) -> list[tuple[str, list[str]]]:
             spans += 0 if line.is_comment or line.head == ELLIPSIS_LINE else line.count
             matching = matching and not differs[index]
             index += 1
-        first = rows[start]
-        indent = first.text[: len(first.text) - len(first.line.text())]  # its prefix
         what = ("matching " if matching else "") + ("span" if spans == 1 else "spans")
-        printed.append((f"{indent}# … {spans:,} {what} …", []))
+        printed.append((rows[start].prefix, f"# … {spans:,} {what} …", []))
     return printed
 
 

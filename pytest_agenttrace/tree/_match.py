@@ -5,7 +5,9 @@ b-matching: every line takes between `min_count` and `max_count` spans, every sp
 goes to at most one line, and (unless a `...` is present) every child must be
 accounted for. Greedy assignment is wrong as soon as patterns overlap (`llm_*` and
 `llm_call`), so `_Flow` uses augmenting paths; compatibility of a line with a span
-(which recurses into the subtree) is memoised, keeping the whole match polynomial.
+(which recurses into the subtree) is memoised, keeping the whole match polynomial;
+for lines with no details below them, per subtree shape (`_shapes`), so alike
+subtrees are compared once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..capture._query import (
     roots_of,
 )
 from ._bound import UNEXPECTED, bounded_tree, keep_in_test_file
+from ._collector import collector_paused
 from ._details import detail_differences, details_match, link_fits
 from ._flow import _Flow
 from ._model import (
@@ -51,6 +54,7 @@ from ._render import (
     span_line,
     walk,
 )
+from ._shapes import SubtreeShapes
 from ._volatile import DEFAULT_RULES, VolatileRules, rules_for
 
 __all__ = [
@@ -150,23 +154,24 @@ def assert_trace_tree(
     after the running test in `<basetemp>/agenttrace/`).
     """
     __tracebackhide__ = True
-    try:
-        root_line = _expected_root(expected, ordered)
-    except ExpectedTreeError as error:
-        # The parser's frames say nothing to the user: the message names the line.
-        raise error.with_traceback(None) from None
-    try:
-        rules = rules_for(volatile)
-    except ValueError as error:
-        raise ExpectedTreeError(f"volatile=: {error}") from None
-    actual = _VirtualRoot(roots_of(spans))
-    matcher = _Matcher(ordered_everywhere=ordered, universe=actual, rules=rules)
-    if matcher.matches(root_line, actual):
-        return
-    marks: list[TreeMark] = []
-    message = matcher.failure_message(
-        root_line, actual, output_lines, keep_full_text or keep_in_test_file, marks
-    )
+    with collector_paused():
+        try:
+            root_line = _expected_root(expected, ordered)
+        except ExpectedTreeError as error:
+            # The parser's frames say nothing to the user: the message names the line.
+            raise error.with_traceback(None) from None
+        try:
+            rules = rules_for(volatile)
+        except ValueError as error:
+            raise ExpectedTreeError(f"volatile=: {error}") from None
+        actual = _VirtualRoot(roots_of(spans))
+        matcher = _Matcher(ordered_everywhere=ordered, universe=actual, rules=rules)
+        if matcher.matches(root_line, actual):
+            return
+        marks: list[TreeMark] = []
+        message = matcher.failure_message(
+            root_line, actual, output_lines, keep_full_text or keep_in_test_file, marks
+        )
     failure = AssertionError(message)
     setattr(failure, MARKS_ATTRIBUTE, tuple(marks))
     raise failure
@@ -174,10 +179,11 @@ def assert_trace_tree(
 
 def trace_tree_matches(spans: Any, expected: Any, *, ordered: bool = False) -> bool:
     """The boolean form of `assert_trace_tree`."""
-    actual = _VirtualRoot(roots_of(spans))
-    return _Matcher(ordered_everywhere=ordered, universe=actual).matches(
-        _expected_root(expected, ordered), actual
-    )
+    with collector_paused():
+        actual = _VirtualRoot(roots_of(spans))
+        return _Matcher(ordered_everywhere=ordered, universe=actual).matches(
+            _expected_root(expected, ordered), actual
+        )
 
 
 def _expected_root(expected: Any, ordered: bool) -> ExpectedSpan:
@@ -398,7 +404,9 @@ class _Matcher:
         self._by_context: dict[tuple[int, int], CapturedSpan] | None = None
         self._linking: set[tuple[int, int]] = set()
         self._linked: dict[tuple[int, int], bool] = {}
-        self._compatible: dict[tuple[int, int], bool] = {}
+        self._compatible: dict[tuple[int, int], bool] = {}  # by _pair_key
+        self._shapes = SubtreeShapes()
+        self._shared: dict[int, bool] = {}  # id(line) -> its answers are shared by span shape
         self._indexes: dict[int, _ChildIndex] = {}
         # A failure explanation renders at most this many span lines: `>>` lines can
         # pair spans whose subtrees overlap, which would repeat a deep chain per pair.
@@ -423,23 +431,67 @@ class _Matcher:
         with every deeper pair already known, no call goes deeper than one level,
         whatever the depth of the trace (agent loops reach thousands of levels).
         """
-        pending: list[tuple[ExpectedSpan, _Parent, bool]] = [(line, parent, False)]
+        self._note_shared_lines(line)
+        known = self._compatible
+        # (line, parent, the pair's memo key (None: the top), children already pushed)
+        pending: list[tuple[ExpectedSpan, _Parent, tuple[int, int] | None, bool]] = [
+            (line, parent, None, False)
+        ]
         while pending:
-            line, parent, expanded = pending.pop()
-            if expanded:
-                if isinstance(parent, CapturedSpan):
-                    key = (id(line), id(parent))
-                    if key not in self._compatible:
-                        self._compatible[key] = self.children_match(line, parent)
+            line, parent, key, expanded = pending.pop()
+            if key is not None and key in known:  # an alike subtree answered it since
                 continue
-            pending.append((line, parent, True))
+            if expanded:
+                if key is not None:
+                    known[key] = self.children_match(line, parent)
+                continue
+            pending.append((line, parent, key, True))
             for child_line, span in self._needed_pairs(line, parent):
-                if (id(child_line), id(span)) in self._compatible:
+                if (id(child_line), id(span)) in known:
                     continue
                 if not self.own_match(child_line, span):
-                    self._compatible[(id(child_line), id(span))] = False
-                elif child_line.children or child_line.allows_extra or child_line.absent:
-                    pending.append((child_line, span, False))
+                    known[(id(child_line), id(span))] = False
+                elif _checks_below(child_line):
+                    child_key = self._pair_key(child_line, span)
+                    if child_key not in known:
+                        pending.append((child_line, span, child_key, False))
+
+    def _note_shared_lines(self, root: ExpectedSpan) -> None:
+        """Which lines share their answers among spans of one subtree shape: those
+        that look below their own span (for the others sharing saves nothing) and
+        have no details anywhere in their subtree, `!>>` lines included (events,
+        links, scope... tell alike spans apart)."""
+        if id(root) in self._shared:
+            return
+        order: list[ExpectedSpan] = []
+        pending = [root]
+        while pending:
+            node = pending.pop()
+            order.append(node)
+            pending += node.children
+            if node.absent:
+                pending += node.absent
+        shared = self._shared  # leaves are left out: never shared
+        if not any(node.has_details for node in order):  # the usual expectation
+            shared.update((id(node), True) for node in order if _checks_below(node))
+            shared.setdefault(id(root), False)
+            return
+        detail_free: dict[int, bool] = {}
+        for node in reversed(order):  # children before their parents
+            free = not node.has_details and all(
+                detail_free[id(below)] for below in (*node.children, *node.absent)
+            )
+            detail_free[id(node)] = free
+            shared[id(node)] = free and _checks_below(node)
+
+    def _pair_key(self, line: ExpectedSpan, span: CapturedSpan) -> tuple[int, int]:
+        """The memo key of compatible(line, span) when the span's own line matches:
+        the span's shape for a shared line (negative, so never a span's id), else
+        the span itself. A mismatch of the span itself is memoised by the span:
+        numbering its subtree would cost more than comparing it again."""
+        if self._shared.get(id(line), False):
+            return id(line), -1 - self._shapes.of(span)
+        return id(line), id(span)
 
     def _needed_pairs(
         self, line: ExpectedSpan, parent: _Parent
@@ -479,10 +531,17 @@ class _Matcher:
     def compatible(self, line: ExpectedSpan, span: CapturedSpan) -> bool:
         key = (id(line), id(span))
         known = self._compatible.get(key)
-        if known is None:
-            known = self._compatible[key] = self.own_match(line, span) and self.children_match(
-                line, span
-            )
+        if known is not None:
+            return known
+        if not self.own_match(line, span):
+            self._compatible[key] = False
+            return False
+        if self._shared.get(id(line), False):
+            key = self._pair_key(line, span)
+            known = self._compatible.get(key)
+            if known is not None:
+                return known
+        known = self._compatible[key] = self.children_match(line, span)
         return known
 
     def own_match(self, line: ExpectedSpan, span: CapturedSpan) -> bool:
@@ -542,8 +601,8 @@ class _Matcher:
     def children_match(self, line: ExpectedSpan, parent: _Parent) -> bool:
         if line.absent and not self.none_absent(line, parent):
             return False
-        if not line.children and not line.allows_extra:
-            return not parent.children  # the common leaf case, without building a level
+        if not line.children:  # the common leaf case and `...` alone, without a level
+            return line.allows_extra or not parent.children
         if self.is_ordered(line):
             return self.ordered_match(line, parent.children)
         level = _Level(line.children, parent, self)
@@ -624,8 +683,8 @@ class _Matcher:
         tree, complete = bounded_tree(lines, tree_lines)
         if complete is None:
             return "\n".join([header, "", tree, "", HINT])
-        where = keep_full_text(complete + "\n")  # the tree alone: it pastes back as it is
-        total = complete.count("\n") + 1
+        where = keep_full_text(complete)  # the tree alone: it pastes back as it is
+        total = complete.count("\n")
         return "\n".join(
             [
                 header,
@@ -823,6 +882,12 @@ class _Matcher:
             for each in rendered:
                 each.marks.append(f"count: expected {wanted}, got {got}")
         return missing
+
+
+def _checks_below(line: ExpectedSpan) -> bool:
+    """Whether matching the line compares lines with spans below its own (a `...`
+    alone takes any children)."""
+    return bool(line.children or line.absent)
 
 
 def _group_finder(children: list[CapturedSpan]) -> Any:

@@ -8,6 +8,7 @@ reason.
 from __future__ import annotations
 
 import collections
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 from opentelemetry.trace import SpanKind, StatusCode
 
 from ..capture._query import PRESENT, CapturedSpan, attribute_mismatches, name_matches, roots_of
+from ._collector import collector_paused
 from ._details import scope_name
 from ._matchers import Matcher
 from ._model import (
@@ -92,6 +94,7 @@ def missing_line(description: str) -> RenderLine:
 # --------------------------------------------------------------------------- one span
 
 
+@functools.lru_cache(maxsize=1024)  # spans repeat few names: a rendering asks per span
 def display_name(name: str) -> str:
     """The name as a pattern that matches exactly this name (glob characters escaped)."""
     if any(char in name for char in "*?["):
@@ -345,20 +348,22 @@ def render_tree(
     adds `@` lines, `links=True` `->` lines (and `as NAME` on the linked spans).
     """
     rules = rules_for(volatile)
-    lines = plain_lines(
-        roots_of(roots), all_attributes=attributes, rules=rules, events=events, links=links
-    )
-    return render_lines(lines, style)
+    with collector_paused():
+        lines = plain_lines(
+            roots_of(roots), all_attributes=attributes, rules=rules, events=events, links=links
+        )
+        return render_lines(lines, style)
 
 
 def render_shape(roots: Any, *, volatile: Iterable[str] | None = None) -> str:
     """The canonical, volatile-free text of a trace (`agenttrace.shape()`): every
     attribute, event and link, volatile values as matchers, siblings in canonical
     order. The same trace gives the same text whichever sibling started first."""
-    lines = plain_lines(
-        roots_of(roots), all_attributes=True, rules=rules_for(volatile), events=True, links=True
-    )
-    return render_lines(canonical(lines), "indent")
+    with collector_paused():
+        lines = plain_lines(
+            roots_of(roots), all_attributes=True, rules=rules_for(volatile), events=True, links=True
+        )
+        return render_lines(canonical(lines), "indent")
 
 
 def canonical(lines: Sequence[RenderLine]) -> list[RenderLine]:
@@ -438,17 +443,27 @@ def count_marks(lines: Iterable[RenderLine]) -> int:
 
 
 def render_lines(lines: Sequence[RenderLine], style: str = "indent") -> str:
-    return align_marks([(row.text, row.line.marks) for row in render_rows(lines, style)])
+    return align_marks([(row.prefix, row.own, row.line.marks) for row in render_rows(lines, style)])
 
 
 @dataclass
 class Row:
-    """One printed line: its text with the prefix drawn, and where it sits."""
+    """One printed line: the prefix drawn before it, its own text, and where it sits.
 
-    text: str
+    Prefix and text stay apart until the whole rendering is joined: in a deep
+    chain the prefixes hold most of the characters, and joining them once is
+    cheaper than joining them twice.
+    """
+
+    prefix: str
+    own: str
     line: RenderLine
     depth: int
     parent: int | None  # index of the parent's row
+
+    @property
+    def text(self) -> str:
+        return self.prefix + self.own
 
 
 def render_rows(lines: Sequence[RenderLine], style: str = "indent") -> list[Row]:
@@ -462,36 +477,43 @@ def render_rows(lines: Sequence[RenderLine], style: str = "indent") -> list[Row]
     while pending:
         line, prefix, child_prefix, depth, parent = pending.pop()
         here = len(rows)
-        rows.append(Row(prefix + line.text(), line, depth, parent))
+        rows.append(Row(prefix, line.text(), line, depth, parent))
         below = line.details + line.children if line.details else line.children
+        if not below:
+            continue
         count = len(below)
+        if style == "indent":
+            indent = child_prefix + "  "
+            pending.extend((child, indent, indent, depth + 1, here) for child in reversed(below))
+            continue
         for position in reversed(range(count)):
-            child = below[position]
-            if style == "indent":
-                pending.append((child, child_prefix + "  ", child_prefix + "  ", depth + 1, here))
-            else:
-                last = position == count - 1
-                pending.append(
-                    (
-                        child,
-                        child_prefix + ("└── " if last else "├── "),
-                        child_prefix + ("    " if last else "│   "),
-                        depth + 1,
-                        here,
-                    )
+            last = position == count - 1
+            pending.append(
+                (
+                    below[position],
+                    child_prefix + ("└── " if last else "├── "),
+                    child_prefix + ("    " if last else "│   "),
+                    depth + 1,
+                    here,
                 )
+            )
     return rows
 
 
-def align_marks(rows: Sequence[tuple[str, list[str]]]) -> str:
-    marked = [len(text) for text, marks in rows if marks]
+def align_marks(rows: Sequence[tuple[str, str, list[str]]], *, terminated: bool = False) -> str:
+    """The rows (prefix, text, marks) as lines, marks aligned in one column;
+    `terminated`: a newline after the last line too."""
+    marked = [len(prefix) + len(text) for prefix, text, marks in rows if marks]
     column = min(max(marked, default=0), MAX_MARK_COLUMN) + 3
-    out = []
-    for text, marks in rows:
+    out: list[str] = []
+    for prefix, text, marks in rows:
         if marks:
             comment = "; ".join(f"{MARK} {mark}" for mark in marks)
             # past the comment column, still two spaces: `…]# ✗` reads as part of the line
-            out.append(f"{text}{' ' * max(column - len(text), 2)}# {comment}")
+            padding = " " * max(column - len(prefix) - len(text), 2)
+            out += (prefix, text, f"{padding}# {comment}", "\n")
         else:
-            out.append(text)
-    return "\n".join(out)
+            out += (prefix, text, "\n")
+    if out and not terminated:
+        out.pop()
+    return "".join(out)
