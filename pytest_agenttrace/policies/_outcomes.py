@@ -11,7 +11,7 @@ from opentelemetry.trace import StatusCode
 
 from .._errors import message
 from ..capture._query import CapturedSpan
-from ._findings import docs, matching_rule, where
+from ._findings import Rules, docs, where
 
 # Attributes that count the retries before an attempt. `http.request.resend_count` is
 # the OpenTelemetry semantic convention (HTTP clients); `retry.count` is common in
@@ -92,25 +92,25 @@ def no_errors_problem(spans: Sequence[CapturedSpan], source: str) -> str | None:
 
 
 # -- retries -----------------------------------------------------------------------
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # one per operation: 100,000 for as many spans
 class RetryGroup:
     """Attempts of one operation: same name under one parent (or numbered by attribute)."""
 
     attempts: list[CapturedSpan]
+    retries: int = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        numbered = [
+            int(value)
+            for attributes in (span.attributes for span in self.attempts)
+            for key in RETRY_ATTRIBUTES
+            if isinstance(value := attributes.get(key), (int, float))
+        ]
+        self.retries = max([len(self.attempts) - 1, *numbered])
 
     @property
     def name(self) -> str:
         return self.attempts[0].name
-
-    @property
-    def retries(self) -> int:
-        numbered = [
-            int(span.attributes[key])
-            for span in self.attempts
-            for key in RETRY_ATTRIBUTES
-            if isinstance(span.attributes.get(key), (int, float))
-        ]
-        return max([len(self.attempts) - 1, *numbered])
 
     def describe(self) -> str:
         first = self.attempts[0]
@@ -132,13 +132,17 @@ def retry_groups(spans: Sequence[CapturedSpan]) -> list[RetryGroup]:
         groups[(span.trace_id, span.parent_span_id, span.name)].append(span)
     found = []
     for group in groups.values():
+        if len(group) == 1:  # most spans are the only attempt
+            found.append(RetryGroup(group))
+            continue
         found += [RetryGroup(chain) for chain in _chains(sorted(group, key=lambda s: s.start_time))]
     return sorted(found, key=lambda group: group.attempts[0].start_time)
 
 
 def _retry_number(span: CapturedSpan) -> int | None:
+    attributes = span.attributes
     for key in RETRY_ATTRIBUTES:
-        value = span.attributes.get(key)
+        value = attributes.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return int(value)
     return None
@@ -151,11 +155,12 @@ def _chains(attempts: list[CapturedSpan]) -> list[list[CapturedSpan]]:
     `http.request.resend_count` on the resends, an unnumbered (or 0) span
     starts a new operation instead of counting as a retry of the previous one.
     """
-    if all(_retry_number(span) is None for span in attempts):
+    numbers = [_retry_number(span) for span in attempts]
+    if all(number is None for number in numbers):
         return [attempts]
     chains: list[list[CapturedSpan]] = []
-    for span in attempts:
-        if not chains or not _retry_number(span):
+    for span, number in zip(attempts, numbers, strict=True):
+        if not chains or not number:
             chains.append([span])
         else:
             chains[-1].append(span)
@@ -170,9 +175,10 @@ def retry_problems(
     source: str = "",
 ) -> list[str]:
     """Operations whose retries exceed (or, with exactly, differ from) their limit."""
+    rules = Rules(limits)
     bullets = []
     for group in retry_groups(spans):
-        rule = matching_rule(limits, group.attempts[0])
+        rule = rules.match(group.attempts[0])
         limit = None if rule is None else rule[1]
         if limit is None:
             continue
