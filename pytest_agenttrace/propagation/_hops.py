@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -111,7 +112,6 @@ class Analysis:
         # per mode (test thread only, or any): root span id -> its enclosing span
         self._enclosing: dict[bool, dict[int, CapturedSpan | None]] = {}
         self._first_start: dict[int, int] | None = None  # thread id -> earliest span
-        self._span_ends: list[int | None] | None = None  # as _span_starts, on first sweep
         self.test_thread = test_thread
         self.injects = list(injects)
         self.extracts = list(extracts)
@@ -121,10 +121,6 @@ class Analysis:
             if call.extracted is not None
         }
         self.ambient_parents = set(ambient_parents)
-        # Each span's origin and start, aligned with forest.spans (in start order):
-        # the passes over every span read these, not the spans' properties.
-        self._span_origins = [self.origin(span) for span in forest.spans]
-        self._span_starts = [span.start_time for span in forest.spans]
         # Indexes for extract_before(): extract() calls per thread/task, and span
         # starts in the threads/tasks that called extract() (no others are looked up).
         self._extracts_by_origin: dict[Origin, tuple[list[int], list[ExtractCall]]] = {}
@@ -137,6 +133,20 @@ class Analysis:
             for origin, start in zip(self._span_origins, self._span_starts, strict=True):
                 if origin in self._extracts_by_origin:
                     self._starts_by_origin.setdefault(origin, []).append(start)
+
+    # Each span's origin, start and end, aligned with forest.spans (in start order):
+    # the passes over every span read these, not the spans' properties.
+    @functools.cached_property
+    def _span_origins(self) -> list[Origin | None]:
+        return [self.origin(span) for span in self.forest.spans]
+
+    @functools.cached_property
+    def _span_starts(self) -> list[int]:
+        return [span.start_time for span in self.forest.spans]
+
+    @functools.cached_property
+    def _span_ends(self) -> list[int | None]:
+        return [span.end_time for span in self.forest.spans]
 
     # -- basic facts --------------------------------------------------------------
     def origin(self, span: CapturedSpan) -> Origin | None:
@@ -407,8 +417,6 @@ class Analysis:
             wanted.append((root, origin))
         wanted.sort(key=lambda pair: pair[0].start_time)
         spans, origins, starts = self.forest.spans, self._span_origins, self._span_starts
-        if self._span_ends is None:  # read once: the heaps below compare them often
-            self._span_ends = [span.end_time for span in spans]
         ends = self._span_ends
         # the positions of the spans the heaps take, in start order
         pushed = [
@@ -479,6 +487,8 @@ class Analysis:
 
     def unused_extractions(self) -> list[ExtractCall]:
         """extract() calls whose valid context no captured span used (as parent or link)."""
+        if all(call.extracted is None for call in self.extracts):
+            return []  # nothing to look for in 100,000 spans
         used: set[tuple[int, int]] = set()
         for span in self.forest.spans:
             if span.parent_span_id is not None:
