@@ -428,14 +428,14 @@ class Analysis:
         heaps: dict[Origin | None, list[tuple[int, int]]] = {}
         result: dict[int, CapturedSpan | None] = {}
         next_push = 0
+        filling: tuple[Origin | None, list[tuple[int, int]]] = (None, [])  # spans run in a row
         for root, origin in wanted:
             moment = root.start_time
             while next_push < len(pushed) and starts[pushed[next_push]] <= moment:
                 position = pushed[next_push]
-                heap = heaps.get(origins[position])
-                if heap is None:
-                    heap = heaps[origins[position]] = []
-                heapq.heappush(heap, (-starts[position], position))
+                if origins[position] is not filling[0]:
+                    filling = (origins[position], heaps.setdefault(origins[position], []))
+                heapq.heappush(filling[1], (-starts[position], position))
                 next_push += 1
             best: CapturedSpan | None = None
             for other, heap in heaps.items():
