@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from opentelemetry.trace import StatusCode
 
-from .._errors import message
+from .._errors import message, written_bullets
 from ..capture._query import CapturedSpan
 from ._findings import Rules, docs, where
 
@@ -127,16 +127,21 @@ class RetryGroup:
 
 def retry_groups(spans: Sequence[CapturedSpan]) -> list[RetryGroup]:
     """Spans grouped by (trace, parent, name), in start order; one group per operation."""
+    return [RetryGroup(attempts) for attempts in _operations(spans)]
+
+
+def _operations(spans: Sequence[CapturedSpan]) -> list[list[CapturedSpan]]:
+    """The attempts of each operation, operations in the order of their first attempt."""
     groups: dict[tuple[int, int | None, str], list[CapturedSpan]] = collections.defaultdict(list)
     for span in spans:
         groups[(span.trace_id, span.parent_span_id, span.name)].append(span)
     found = []
     for group in groups.values():
         if len(group) == 1:  # most spans are the only attempt
-            found.append(RetryGroup(group))
-            continue
-        found += [RetryGroup(chain) for chain in _chains(sorted(group, key=lambda s: s.start_time))]
-    return sorted(found, key=lambda group: group.attempts[0].start_time)
+            found.append(group)
+        else:
+            found += _chains(sorted(group, key=lambda s: s.start_time))
+    return sorted(found, key=lambda attempts: attempts[0].start_time)
 
 
 def _retry_number(span: CapturedSpan) -> int | None:
@@ -176,22 +181,26 @@ def retry_problems(
 ) -> list[str]:
     """Operations whose retries exceed (or, with exactly, differ from) their limit."""
     rules = Rules(limits)
-    bullets = []
-    for group in retry_groups(spans):
-        rule = rules.match(group.attempts[0])
-        limit = None if rule is None else rule[1]
-        if limit is None:
+    wrong: list[tuple[RetryGroup, int]] = []  # with the limit it breaks
+    for attempts in _operations(spans):
+        rule = rules.match(attempts[0])
+        if rule is None:
             continue
-        wrong = group.retries != limit if exactly else group.retries > limit
-        if wrong:
-            bullets.append(f"{group.describe()}; {'expected' if exactly else 'allowed'} {limit}")
-    if not bullets:
+        group, limit = RetryGroup(attempts), rule[1]
+        if group.retries != limit if exactly else group.retries > limit:
+            wrong.append((group, limit))
+    if not wrong:
         return []
+
+    def bullet(found: tuple[RetryGroup, int]) -> str:
+        group, limit = found
+        return f"{group.describe()}; {'expected' if exactly else 'allowed'} {limit}"
+
     bound = "a different number of times than expected" if exactly else "more than allowed"
     return [
         message(
-            f"{len(bullets)} operation(s) retried {bound}{source}:",
-            bullets,
+            f"{len(wrong)} operation(s) retried {bound}{source}:",
+            written_bullets(wrong, bullet),
             "Silent retries hide a failing dependency and multiply latency: check the "
             "timeout that triggers them and cap the attempts. See " + docs("failures.md#retries"),
         )
