@@ -84,7 +84,7 @@ def no_errors_problem(spans: Sequence[CapturedSpan], source: str) -> str | None:
         return None
     return message(
         f"{len(failed)} span(s) recorded errors{source}:",
-        [error_bullet(span) for span in failed],
+        written_bullets(failed, error_bullet),
         "Fix the failure, or state that it is expected with "
         "agenttrace.assert_error(name, exception_type=...). "
         f"See {docs('failures.md#errors')}",

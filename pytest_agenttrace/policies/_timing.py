@@ -94,30 +94,33 @@ def duration_problem(
     if at_most is None and at_least is None:
         raise TypeError("assert_duration() needs at_most= or at_least= (seconds)")
     label = observed_label(Rules(()))
-    bullets = []
+    outside: list[tuple[CapturedSpan, float]] = []  # with how long it took
     for span in spans:
         took = span.duration
         if took is None:
             continue
-        if at_most is not None and took > at_most:
-            text = f"{where(span)} took {seconds(took)}, over {budget(at_most)}"
-            _, path = critical_path(span, observed)
-            if path:
-                text += f"; critical path: {describe_path(path, label)}"
-            bullets.append(text)
-        elif at_least is not None and took < at_least:
-            bullets.append(f"{where(span)} took {seconds(took)}, under {budget(at_least)}")
+        if (at_most is not None and took > at_most) or (at_least is not None and took < at_least):
+            outside.append((span, took))
+
+    def bullet(found: tuple[CapturedSpan, float]) -> str:
+        span, took = found
+        if at_most is None or took <= at_most:
+            return f"{where(span)} took {seconds(took)}, under {budget(at_least or 0.0)}"
+        text = f"{where(span)} took {seconds(took)}, over {budget(at_most)}"
+        _, path = critical_path(span, observed)
+        return text + (f"; critical path: {describe_path(path, label)}" if path else "")
+
     if not spans:
         return message(
             f"No finished span matches {what}, so no duration could be checked.",
             [],
             "Check the span name pattern, or that the span ends before the assertion.",
         )
-    if not bullets:
+    if not outside:
         return None
     return message(
-        f"{len(bullets)} span(s) matching {what} outside the allowed duration:",
-        bullets,
+        f"{len(outside)} span(s) matching {what} outside the allowed duration:",
+        written_bullets(outside, bullet),
         "The critical path shows where the time went (children that ran one after "
         f"another). See {docs('timing.md#durations')}",
     )
@@ -300,14 +303,14 @@ def unfinished_problems(open_spans: Sequence[CapturedSpan], *, setting: str = "f
         settings = 'To allow this, set unfinished_spans = "warn" or "ignore".'
 
     now = time.time_ns()
-    bullets = [
-        f"{where(span)}: open for {seconds(max(now - span.start_time, 0) / 1e9)}"
-        for span in open_spans
-    ]
+
+    def bullet(span: CapturedSpan) -> str:
+        return f"{where(span)}: open for {seconds(max(now - span.start_time, 0) / 1e9)}"
+
     return [
         message(
             f"{len(open_spans)} span(s) were started but never ended during the test:",
-            bullets,
+            written_bullets(open_spans, bullet),
             "A hung agent, or a span started without `with` and never end()ed. End spans "
             "in a `with` block or a `finally:`, or wait for background work before the test "
             f"returns: agenttrace.wait_for(complete=True). {settings} "
