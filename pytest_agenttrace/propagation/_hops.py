@@ -404,6 +404,8 @@ class Analysis:
 
         Per thread/task a heap of the spans started so far, latest start on top;
         as the roots' start times only grow, a span found ended is dropped for good.
+        A span joins its heap when a root of another thread/task reads it: a worker
+        whose own roots are all there is (a pool losing context per job) never pays.
         """
         wanted = []
         for root in self.forest.roots:
@@ -424,30 +426,34 @@ class Analysis:
             for position, other in enumerate(origins)
             if other is not None and (not test_thread_only or other.thread_id == self.test_thread)
         ]
-        # (-start, position), latest on top; `pushed` holds no span without an origin
-        heaps: dict[Origin | None, list[tuple[int, int]]] = {}
+        # (-start, position), latest on top, and the positions started since the heap
+        # was last read; `pushed` holds no span without an origin
+        heaps: dict[Origin | None, tuple[list[tuple[int, int]], list[int]]] = {}
         result: dict[int, CapturedSpan | None] = {}
         next_push = 0
-        filling: tuple[Origin | None, list[tuple[int, int]]] = (None, [])  # spans run in a row
+        filling: tuple[Origin | None, list[int]] = (None, [])  # spans run in a row
         for root, origin in wanted:
             moment = root.start_time
             while next_push < len(pushed) and starts[pushed[next_push]] <= moment:
                 position = pushed[next_push]
                 if origins[position] is not filling[0]:
-                    filling = (origins[position], heaps.setdefault(origins[position], []))
-                heapq.heappush(filling[1], (-starts[position], position))
+                    filling = (origins[position], heaps.setdefault(origins[position], ([], []))[1])
+                filling[1].append(position)
                 next_push += 1
             best: CapturedSpan | None = None
-            for other, heap in heaps.items():
+            for other, (heap, waiting) in heaps.items():
                 if other == origin:
                     continue
+                for position in waiting:
+                    heapq.heappush(heap, (-starts[position], position))
+                waiting.clear()
                 while heap and (end := ends[heap[0][1]]) is not None and end < moment:
                     heapq.heappop(heap)
                 top = spans[heap[0][1]] if heap else None
                 candidate = (
                     top
                     if top is None or top.trace_id != root.trace_id
-                    else _open_at([spans[position] for _, position in heap], moment, root.trace_id)
+                    else _open_at(heap, spans, ends, moment, root.trace_id)
                 )
                 if candidate is not None and (
                     best is None or candidate.start_time > best.start_time
@@ -512,16 +518,22 @@ class Analysis:
         ]
 
 
-def _open_at(heap: list[CapturedSpan], moment: int, trace_id: int) -> CapturedSpan | None:
-    """The latest-started span of the heap open at `moment` and not of `trace_id`
-    (the rare case where the heap's top belongs to the root's own trace)."""
-    found = None
-    for span in heap:
-        if span.trace_id == trace_id or (span.end_time is not None and span.end_time < moment):
-            continue
-        if found is None or span.start_time > found.start_time:
-            found = span
-    return found
+def _open_at(
+    heap: list[tuple[int, int]],
+    spans: Sequence[CapturedSpan],
+    ends: Sequence[int | None],
+    moment: int,
+    trace_id: int,
+) -> CapturedSpan | None:
+    """The heap's first span in its order (latest start, then earliest in the forest)
+    open at `moment` and not of `trace_id` (the rare case where the heap's top belongs
+    to the root's own trace)."""
+    first: tuple[int, int] | None = None
+    for key in heap:
+        end = ends[key[1]]
+        if (end is None or end >= moment) and spans[key[1]].trace_id != trace_id:
+            first = key if first is None else min(first, key)
+    return None if first is None else spans[first[1]]
 
 
 def _destination(span: CapturedSpan) -> Any:

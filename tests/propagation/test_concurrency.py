@@ -167,6 +167,24 @@ def test_spans_share_the_origin_of_their_thread_and_task(agenttrace: AgentTrace)
     assert origin(agenttrace.one("a")).thread_id == origin(agenttrace.one("first")).thread_id
 
 
+def test_an_open_span_of_the_roots_own_trace_is_not_its_lost_parent(agenttrace: AgentTrace) -> None:
+    """A worker's root continues a remote parent; the test thread's latest open span is
+    its sibling (same remote parent), so the enclosing span is the one before it."""
+    remote = trace.set_span_in_context(
+        trace.NonRecordingSpan(
+            trace.SpanContext(0xAB, 0xCD, is_remote=True, trace_flags=trace.TraceFlags(1))
+        )
+    )
+    with tracer.start_as_current_span("orchestrator"):
+        sibling = tracer.start_span("sibling", context=remote)
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(lambda: tracer.start_span("worker", context=remote).end()).result()
+        sibling.end()
+    analysis = agenttrace._analysis()
+    worker = agenttrace.one("worker")
+    assert analysis.enclosing_span(worker, test_thread_only=False) is agenttrace.one("orchestrator")
+
+
 def test_independent_gathered_requests_pass_strict(pytester):
     pytester.makepyfile(
         dedent(
