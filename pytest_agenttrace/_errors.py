@@ -6,7 +6,10 @@ print under `pytest_agenttrace`, their importable name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class AgentTraceWarning(UserWarning):
@@ -54,3 +57,11 @@ def message(header: str, bullets: Iterable[str], fix: str) -> str:
         lines.append(f"- … and {shown - MAX_BULLETS} more")
     lines += ["", fix]
     return "\n".join(lines)
+
+
+def written_bullets(items: Iterable[T], write: Callable[[T], str]) -> Iterator[str]:
+    """`write(item)` for each bullet `message` shows; past MAX_BULLETS an item is
+    counted (the `… and N more` line) but not written: 100,000 offending spans would
+    cost 100,000 bullets' text to show 100."""
+    for index, item in enumerate(items):
+        yield write(item) if index < MAX_BULLETS else ""

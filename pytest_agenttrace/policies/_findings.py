@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..capture._query import CapturedSpan, NamePattern, SpanForest
-from ..tree._select import selects
+from ..tree._select import is_selector_line, selects
 
 # Where each message sends the reader; one constant so a hosted docs site is one edit.
 DOCS = "docs/"
@@ -75,17 +75,37 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def matching_rule(rules: Sequence[tuple[str, Any]], span: CapturedSpan) -> tuple[str, Any] | None:
-    """The LAST (pattern, value) rule whose selector (a name glob, or a line of the
-    tree syntax such as `POST [service=llm]`) picks the span.
+class Rules:
+    """(pattern, value) rules; `match` gives the LAST whose selector (a name glob, or a
+    line of the tree syntax such as `POST [service=llm]`) picks the span.
 
     As in .gitignore: write the general rules first and the specific ones after,
     so `{"execute_tool *": 10, "execute_tool search": 1}` caps search at 1.
+    Rules that are all name globs pick by name alone, so each name is matched
+    once, not each span: a policy asks for every span of the capture.
     """
-    for pattern, value in reversed(rules):
-        if selects(pattern, span):
-            return pattern, value
-    return None
+
+    def __init__(self, rules: Sequence[tuple[str, Any]]) -> None:
+        self.rules = rules
+        by_name = not any(
+            isinstance(pattern, str) and is_selector_line(pattern) for pattern, _ in rules
+        )
+        self._by_name: dict[str, tuple[str, Any] | None] | None = {} if by_name else None
+
+    def match(self, span: CapturedSpan) -> tuple[str, Any] | None:
+        by_name = self._by_name
+        if by_name is None:
+            return self._last_match(span)
+        name = span.name
+        if name not in by_name:
+            by_name[name] = self._last_match(span)
+        return by_name[name]
+
+    def _last_match(self, span: CapturedSpan) -> tuple[str, Any] | None:
+        for pattern, value in reversed(self.rules):
+            if selects(pattern, span):
+                return pattern, value
+        return None
 
 
 def collapse_repeats(bullets: Sequence[str]) -> list[str]:

@@ -34,13 +34,53 @@ def operation_of(span: CapturedSpan) -> str | None:
 
 
 def role_of(span: CapturedSpan, workflow: NamePattern | None = None) -> str | None:
-    operation = operation_of(span)
+    return _role(span, operation_of(span), workflow)
+
+
+def _role(span: CapturedSpan, operation: str | None, workflow: NamePattern | None) -> str | None:
     if operation in rules()["workflow_operations"] or (
         workflow is not None and name_matches(workflow, span.name)
     ):
         return "workflow"
     rule = rules()["operations"].get(operation)
     return None if rule is None else str(rule["role"])
+
+
+class _Lineage:
+    """The GenAI roles above each span: all of them, and the nearest one.
+
+    Worked out once per span, from its parent's, without recursion: checking each
+    span's ancestors anew costs the square of the depth (an agent calling itself).
+    """
+
+    _NOTHING_ABOVE: tuple[frozenset[str], str | None] = (frozenset(), None)
+
+    def __init__(self, workflow: NamePattern | None) -> None:
+        self.workflow = workflow
+        self.roles: dict[int, str | None] = {}  # span id -> its role
+        self._above: dict[int, tuple[frozenset[str], str | None]] = {}
+
+    def role(self, span: CapturedSpan) -> str | None:
+        key = id(span)
+        if key not in self.roles:
+            self.roles[key] = role_of(span, self.workflow)
+        return self.roles[key]
+
+    def above(self, span: CapturedSpan) -> tuple[frozenset[str], str | None]:
+        """(the roles of the span's ancestors, the nearest ancestor's role)."""
+        chain = []
+        parent: CapturedSpan | None = span
+        while parent is not None and id(parent) not in self._above:
+            chain.append(parent)
+            parent = parent.parent
+        known = self._NOTHING_ABOVE if parent is None else self._above[id(parent)]
+        for link in reversed(chain):  # from the top down: `parent` is link's parent
+            role = None if parent is None else self.role(parent)
+            if role is not None:
+                known = (known[0] | {role}, role)
+            self._above[id(link)] = known
+            parent = link
+        return known
 
 
 def _provider_alias(span: CapturedSpan) -> dict[str, str]:
@@ -53,9 +93,10 @@ def _provider_alias(span: CapturedSpan) -> dict[str, str]:
     return found
 
 
-def span_findings(span: CapturedSpan, level: str, deprecated: str) -> tuple[list[str], list[str]]:
-    """(problems, notes) for one span against its operation's rule."""
-    operation = operation_of(span)
+def span_findings(
+    span: CapturedSpan, operation: str | None, level: str, deprecated: str
+) -> tuple[list[str], list[str]]:
+    """(problems, notes) for one span (of `operation`) against its operation's rule."""
     rule = rules()["operations"].get(operation)
     if rule is None:
         return [], []
@@ -108,23 +149,23 @@ def span_findings(span: CapturedSpan, level: str, deprecated: str) -> tuple[list
     return problems, notes
 
 
-def structure_findings(span: CapturedSpan, workflow: NamePattern | None) -> list[str]:
-    role = role_of(span, workflow)
+def structure_findings(span: CapturedSpan, lineage: _Lineage) -> list[str]:
+    role = lineage.role(span)
     if role is None:
         return []
-    ancestors = [role_of(ancestor, workflow) for ancestor in span.ancestors()]
+    above, nearest = lineage.above(span)
     found = []
     for rule in rules()["structure"].values():
         if role not in rule["roles"]:
             continue
-        if "ancestor_roles" in rule and not any(r in rule["ancestor_roles"] for r in ancestors):
+        if "ancestor_roles" in rule and above.isdisjoint(rule["ancestor_roles"]):
             found.append(rule["text"])
-        if "nearest_roles" in rule and any(
-            r in rule["applies_when_ancestor_roles"] for r in ancestors
+        if (
+            "nearest_roles" in rule
+            and not above.isdisjoint(rule["applies_when_ancestor_roles"])
+            and nearest not in rule["nearest_roles"]
         ):
-            nearest = next(r for r in ancestors if r is not None)
-            if nearest not in rule["nearest_roles"]:
-                found.append(rule["text"])
+            found.append(rule["text"])
     return found
 
 
@@ -143,12 +184,15 @@ def genai_problems(
     bullets = []
     note_bullets = []
     checked = 0
+    lineage = _Lineage(workflow)
     for span in spans:
-        problems, notes = span_findings(span, level, deprecated)
-        if operation_of(span) is not None:
+        operation = operation_of(span)  # once per span: it reads the attributes
+        problems, notes = span_findings(span, operation, level, deprecated)
+        if operation is not None:
             checked += 1
         if structure:
-            problems += structure_findings(span, workflow)
+            lineage.roles[id(span)] = _role(span, operation, workflow)
+            problems += structure_findings(span, lineage)
         if problems:
             bullets.append(f"{where(span)}: {'; '.join(problems)}")
         if notes:

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 from opentelemetry.trace import StatusCode
 
-from .._errors import message
+from .._errors import message, written_bullets
 from ..capture._query import CapturedSpan
-from ._findings import docs, matching_rule, where
+from ._findings import Rules, docs, where
 
 # Attributes that count the retries before an attempt. `http.request.resend_count` is
 # the OpenTelemetry semantic convention (HTTP clients); `retry.count` is common in
@@ -84,7 +84,7 @@ def no_errors_problem(spans: Sequence[CapturedSpan], source: str) -> str | None:
         return None
     return message(
         f"{len(failed)} span(s) recorded errors{source}:",
-        [error_bullet(span) for span in failed],
+        written_bullets(failed, error_bullet),
         "Fix the failure, or state that it is expected with "
         "agenttrace.assert_error(name, exception_type=...). "
         f"See {docs('failures.md#errors')}",
@@ -92,25 +92,25 @@ def no_errors_problem(spans: Sequence[CapturedSpan], source: str) -> str | None:
 
 
 # -- retries -----------------------------------------------------------------------
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # one per operation: 100,000 for as many spans
 class RetryGroup:
     """Attempts of one operation: same name under one parent (or numbered by attribute)."""
 
     attempts: list[CapturedSpan]
+    retries: int = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        numbered = [
+            int(value)
+            for attributes in (span.attributes for span in self.attempts)
+            for key in RETRY_ATTRIBUTES
+            if isinstance(value := attributes.get(key), (int, float))
+        ]
+        self.retries = max([len(self.attempts) - 1, *numbered])
 
     @property
     def name(self) -> str:
         return self.attempts[0].name
-
-    @property
-    def retries(self) -> int:
-        numbered = [
-            int(span.attributes[key])
-            for span in self.attempts
-            for key in RETRY_ATTRIBUTES
-            if isinstance(span.attributes.get(key), (int, float))
-        ]
-        return max([len(self.attempts) - 1, *numbered])
 
     def describe(self) -> str:
         first = self.attempts[0]
@@ -127,18 +127,27 @@ class RetryGroup:
 
 def retry_groups(spans: Sequence[CapturedSpan]) -> list[RetryGroup]:
     """Spans grouped by (trace, parent, name), in start order; one group per operation."""
+    return [RetryGroup(attempts) for attempts in _operations(spans)]
+
+
+def _operations(spans: Sequence[CapturedSpan]) -> list[list[CapturedSpan]]:
+    """The attempts of each operation, operations in the order of their first attempt."""
     groups: dict[tuple[int, int | None, str], list[CapturedSpan]] = collections.defaultdict(list)
     for span in spans:
         groups[(span.trace_id, span.parent_span_id, span.name)].append(span)
     found = []
     for group in groups.values():
-        found += [RetryGroup(chain) for chain in _chains(sorted(group, key=lambda s: s.start_time))]
-    return sorted(found, key=lambda group: group.attempts[0].start_time)
+        if len(group) == 1:  # most spans are the only attempt
+            found.append(group)
+        else:
+            found += _chains(sorted(group, key=lambda s: s.start_time))
+    return sorted(found, key=lambda attempts: attempts[0].start_time)
 
 
 def _retry_number(span: CapturedSpan) -> int | None:
+    attributes = span.attributes
     for key in RETRY_ATTRIBUTES:
-        value = span.attributes.get(key)
+        value = attributes.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return int(value)
     return None
@@ -151,11 +160,12 @@ def _chains(attempts: list[CapturedSpan]) -> list[list[CapturedSpan]]:
     `http.request.resend_count` on the resends, an unnumbered (or 0) span
     starts a new operation instead of counting as a retry of the previous one.
     """
-    if all(_retry_number(span) is None for span in attempts):
+    numbers = [_retry_number(span) for span in attempts]
+    if all(number is None for number in numbers):
         return [attempts]
     chains: list[list[CapturedSpan]] = []
-    for span in attempts:
-        if not chains or not _retry_number(span):
+    for span, number in zip(attempts, numbers, strict=True):
+        if not chains or not number:
             chains.append([span])
         else:
             chains[-1].append(span)
@@ -170,22 +180,27 @@ def retry_problems(
     source: str = "",
 ) -> list[str]:
     """Operations whose retries exceed (or, with exactly, differ from) their limit."""
-    bullets = []
-    for group in retry_groups(spans):
-        rule = matching_rule(limits, group.attempts[0])
-        limit = None if rule is None else rule[1]
-        if limit is None:
+    rules = Rules(limits)
+    wrong: list[tuple[RetryGroup, int]] = []  # with the limit it breaks
+    for attempts in _operations(spans):
+        rule = rules.match(attempts[0])
+        if rule is None:
             continue
-        wrong = group.retries != limit if exactly else group.retries > limit
-        if wrong:
-            bullets.append(f"{group.describe()}; {'expected' if exactly else 'allowed'} {limit}")
-    if not bullets:
+        group, limit = RetryGroup(attempts), rule[1]
+        if group.retries != limit if exactly else group.retries > limit:
+            wrong.append((group, limit))
+    if not wrong:
         return []
+
+    def bullet(found: tuple[RetryGroup, int]) -> str:
+        group, limit = found
+        return f"{group.describe()}; {'expected' if exactly else 'allowed'} {limit}"
+
     bound = "a different number of times than expected" if exactly else "more than allowed"
     return [
         message(
-            f"{len(bullets)} operation(s) retried {bound}{source}:",
-            bullets,
+            f"{len(wrong)} operation(s) retried {bound}{source}:",
+            written_bullets(wrong, bullet),
             "Silent retries hide a failing dependency and multiply latency: check the "
             "timeout that triggers them and cap the attempts. See " + docs("failures.md#retries"),
         )

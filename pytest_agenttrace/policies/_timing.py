@@ -5,14 +5,16 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from opentelemetry.trace import SpanKind
 
-from .._errors import message
+from .._errors import message, written_bullets
 from ..capture._query import CapturedSpan
-from ._findings import budget, docs, matching_rule, seconds, where
+from ._findings import Rules, budget, docs, seconds, where
 
 Cost = Callable[[CapturedSpan], float]
+T = TypeVar("T")
 
 
 # -- critical path ---------------------------------------------------------------------
@@ -22,6 +24,12 @@ def critical_path(span: CapturedSpan, cost: Cost) -> tuple[float, list[CapturedS
     Children that overlap in time ran concurrently, so only one of them can be
     on the path; this is weighted interval scheduling, O(n log n).
     """
+    if not span.children:  # most spans are leaves
+        return 0.0, []
+    if len(span.children) == 1:  # a chain's link: the path is its child, if it weighs
+        (only,) = span.children
+        weight = cost(only) if only.end_time is not None else 0.0
+        return (weight, [only]) if weight > 0.0 else (0.0, [])
     children = sorted(
         (child for child in span.children if child.end_time is not None),
         key=lambda child: (child.end_time or 0, child.start_time),
@@ -58,12 +66,12 @@ def describe_path(path: Sequence[CapturedSpan], label: Callable[[CapturedSpan], 
     return " -> ".join(label(span) for span in path)
 
 
-def observed_label(budgets: Sequence[tuple[str, float]], depth: int = 3) -> Callable[..., str]:
+def observed_label(budgets: Rules, depth: int = 3) -> Callable[..., str]:
     """`name 5.10 s (budget 3 s) [child path]`: the measured path, nested a few levels."""
 
     def label(span: CapturedSpan, level: int = 0) -> str:
         text = f"{span.name} {seconds(observed(span))}"
-        rule = matching_rule(budgets, span)
+        rule = budgets.match(span)
         if rule is not None:
             text += f" (budget {budget(rule[1])})"
         if level < depth:
@@ -85,31 +93,34 @@ def duration_problem(
 ) -> str | None:
     if at_most is None and at_least is None:
         raise TypeError("assert_duration() needs at_most= or at_least= (seconds)")
-    label = observed_label(())
-    bullets = []
+    label = observed_label(Rules(()))
+    outside: list[tuple[CapturedSpan, float]] = []  # with how long it took
     for span in spans:
         took = span.duration
         if took is None:
             continue
-        if at_most is not None and took > at_most:
-            text = f"{where(span)} took {seconds(took)}, over {budget(at_most)}"
-            _, path = critical_path(span, observed)
-            if path:
-                text += f"; critical path: {describe_path(path, label)}"
-            bullets.append(text)
-        elif at_least is not None and took < at_least:
-            bullets.append(f"{where(span)} took {seconds(took)}, under {budget(at_least)}")
+        if (at_most is not None and took > at_most) or (at_least is not None and took < at_least):
+            outside.append((span, took))
+
+    def bullet(found: tuple[CapturedSpan, float]) -> str:
+        span, took = found
+        if at_most is None or took <= at_most:
+            return f"{where(span)} took {seconds(took)}, under {budget(at_least or 0.0)}"
+        text = f"{where(span)} took {seconds(took)}, over {budget(at_most)}"
+        _, path = critical_path(span, observed)
+        return text + (f"; critical path: {describe_path(path, label)}" if path else "")
+
     if not spans:
         return message(
             f"No finished span matches {what}, so no duration could be checked.",
             [],
             "Check the span name pattern, or that the span ends before the assertion.",
         )
-    if not bullets:
+    if not outside:
         return None
     return message(
-        f"{len(bullets)} span(s) matching {what} outside the allowed duration:",
-        bullets,
+        f"{len(outside)} span(s) matching {what} outside the allowed duration:",
+        written_bullets(outside, bullet),
         "The critical path shows where the time went (children that ran one after "
         f"another). See {docs('timing.md#durations')}",
     )
@@ -128,35 +139,37 @@ def budget_problems(
     """
     if not budgets:
         return []
+    rules = Rules(budgets)
 
     def budget_of(span: CapturedSpan) -> float | None:
-        rule = matching_rule(budgets, span)
+        rule = rules.match(span)
         return None if rule is None else rule[1]
-
-    def worst_path(span: CapturedSpan) -> tuple[float, list[CapturedSpan]]:
-        return critical_path(span, worst)
 
     worst_memo: dict[int, float] = {}
 
+    def unbudgeted_worst(span: CapturedSpan) -> float:
+        # its finished children (the critical path's candidates) are in worst_memo
+        seen, _ = critical_path(span, observed)
+        allowed, _ = critical_path(span, worst)
+        return max(observed(span) - seen, 0.0) + allowed
+
     def worst(span: CapturedSpan) -> float:
         """How long the span may take when every budgeted span below uses its whole budget."""
-        key = id(span)
-        if key not in worst_memo:
-            own = budget_of(span)
-            if own is not None:
-                worst_memo[key] = own
-            else:
-                seen, _ = critical_path(span, observed)
-                allowed, _ = worst_path(span)
-                worst_memo[key] = max(observed(span) - seen, 0.0) + allowed
-        return worst_memo[key]
+        return bottom_up(span, worst_memo, budget_of, finished_children, unbudgeted_worst)
+
+    below_memo: dict[int, bool] = {}
 
     def budgeted_below(span: CapturedSpan) -> bool:
-        return budget_of(span) is not None or any(
-            budget_of(s) is not None for s in span.descendants()
+        """Whether the span or one below it has a budget."""
+        return bottom_up(
+            span,
+            below_memo,
+            lambda s: True if budget_of(s) is not None else None,
+            lambda s: s.children,
+            lambda s: any(below_memo[id(child)] for child in s.children),
         )
 
-    label = observed_label(budgets)
+    label = observed_label(rules)
 
     def worst_label(span: CapturedSpan) -> str:
         own = budget_of(span)
@@ -164,37 +177,77 @@ def budget_problems(
             return f"{span.name} <= {budget(own)} (budget)"
         return f"{span.name} {seconds(worst(span))}"
 
-    bullets = []
+    # (span, whose budget is broken, seconds, path): the span took the seconds on its
+    # observed path ("own"), or the budgets below it allow them on its worst one
+    Problem = tuple[CapturedSpan, str, float, list[CapturedSpan]]
+    found: list[Problem] = []
     for span in spans:
         own = budget_of(span)
         if own is None or span.duration is None:
             continue
+        seen, observed_chain = critical_path(span, observed)
         if span.duration > own:
-            text = f"{where(span)} took {seconds(span.duration)}, over its {budget(own)} budget"
-            _, path = critical_path(span, observed)
-            if path:
-                text += f"; critical path: {describe_path(path, label)}"
-            bullets.append(text)
-        allowed, path = worst_path(span)
-        self_time = max(span.duration - critical_path(span, observed)[0], 0.0)
+            found.append((span, "own", span.duration, observed_chain))
+        allowed, path = critical_path(span, worst)
+        self_time = max(span.duration - seen, 0.0)
         if allowed + self_time > own and any(budgeted_below(child) for child in path):
-            bullets.append(
-                f"{where(span)}: the budgets below it allow {seconds(allowed + self_time)} on "
-                f"its critical path, over its {budget(own)} budget: "
+            found.append((span, "below", allowed + self_time, path))
+    if not found:
+        return []
+
+    def bullet(problem: Problem) -> str:
+        span, broken, took, path = problem
+        own = budget(budget_of(span) or 0.0)
+        if broken == "below":
+            return (
+                f"{where(span)}: the budgets below it allow {seconds(took)} on "
+                f"its critical path, over its {own} budget: "
                 f"{describe_path(path, worst_label)}"
             )
-    if not bullets:
-        return []
+        text = f"{where(span)} took {seconds(took)}, over its {own} budget"
+        return text + (f"; critical path: {describe_path(path, label)}" if path else "")
+
     shown = ", ".join(f"{pattern} {budget(limit)}" for pattern, limit in budgets)
     return [
         message(
-            f"{len(bullets)} timeout budget problem(s) (timeout_budgets: {shown}):",
-            bullets,
+            f"{len(found)} timeout budget problem(s) (timeout_budgets: {shown}):",
+            written_bullets(found, bullet),
             "A parent's timeout must cover the longest chain of work that runs one after "
             "another below it, each child at its own full timeout (and retries). Raise the "
             "parent's budget or shorten the children's. See " + docs("timing.md#timeout-budgets"),
         )
     ]
+
+
+def finished_children(span: CapturedSpan) -> list[CapturedSpan]:
+    return [child for child in span.children if child.end_time is not None]
+
+
+def bottom_up(
+    span: CapturedSpan,
+    memo: dict[int, T],
+    own: Callable[[CapturedSpan], T | None],
+    below: Callable[[CapturedSpan], list[CapturedSpan]],
+    combine: Callable[[CapturedSpan], T],
+) -> T:
+    """`memo[id(span)]`: `own(span)` unless None, else `combine(span)`, called once
+    every span of `below(span)` has its value in `memo`. Without recursion: a chain
+    of spans (an agent calling itself) can be thousands deep."""
+    pending = [(span, False)]
+    while pending:
+        node, expanded = pending.pop()
+        key = id(node)
+        if key in memo:
+            continue
+        value = own(node)
+        if value is not None:
+            memo[key] = value
+        elif not expanded:
+            pending.append((node, True))
+            pending += [(child, False) for child in below(node) if id(child) not in memo]
+        else:
+            memo[key] = combine(node)
+    return memo[id(span)]
 
 
 # -- children outliving their parent ------------------------------------------------------
@@ -208,22 +261,26 @@ def _asynchronous_by_design(child: CapturedSpan, parent: CapturedSpan) -> bool:
 
 
 def outliving_problems(spans: Sequence[CapturedSpan], source: str = "") -> list[str]:
-    bullets = []
+    late: list[CapturedSpan] = []
     for child in spans:
         parent = child.parent
         if parent is None or child.end_time is None or parent.end_time is None:
             continue
         if child.end_time > parent.end_time and not _asynchronous_by_design(child, parent):
-            late = (child.end_time - parent.end_time) / 1e9
-            bullets.append(
-                f"{where(child)}: ended {seconds(late)} after its parent {parent.name} ended"
-            )
-    if not bullets:
+            late.append(child)
+    if not late:
         return []
+
+    def bullet(child: CapturedSpan) -> str:
+        parent = child.parent
+        assert parent is not None and parent.end_time is not None and child.end_time is not None
+        after = (child.end_time - parent.end_time) / 1e9
+        return f"{where(child)}: ended {seconds(after)} after its parent {parent.name} ended"
+
     return [
         message(
-            f"{len(bullets)} span(s) ended after their parent ended{source}:",
-            bullets,
+            f"{len(late)} span(s) ended after their parent ended{source}:",
+            written_bullets(late, bullet),
             "Something kept working after its caller returned: an un-awaited task, a "
             "thread not joined, a leaked background agent. Await or join it before the "
             "parent span ends; for deliberate fire-and-forget, use PRODUCER/CONSUMER spans "
@@ -246,14 +303,14 @@ def unfinished_problems(open_spans: Sequence[CapturedSpan], *, setting: str = "f
         settings = 'To allow this, set unfinished_spans = "warn" or "ignore".'
 
     now = time.time_ns()
-    bullets = [
-        f"{where(span)}: open for {seconds(max(now - span.start_time, 0) / 1e9)}"
-        for span in open_spans
-    ]
+
+    def bullet(span: CapturedSpan) -> str:
+        return f"{where(span)}: open for {seconds(max(now - span.start_time, 0) / 1e9)}"
+
     return [
         message(
             f"{len(open_spans)} span(s) were started but never ended during the test:",
-            bullets,
+            written_bullets(open_spans, bullet),
             "A hung agent, or a span started without `with` and never end()ed. End spans "
             "in a `with` block or a `finally:`, or wait for background work before the test "
             f"returns: agenttrace.wait_for(complete=True). {settings} "

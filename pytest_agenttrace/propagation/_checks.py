@@ -11,7 +11,7 @@ from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.trace import ReadableSpan
 
-from .._errors import message
+from .._errors import message, written_bullets
 from ..capture._query import CapturedSpan, NamePattern, SpanForest, name_matches
 from ..capture._router import RawOrigin
 from ._hops import (
@@ -143,7 +143,7 @@ class PropagationChecks:
                 message(
                     f"Broken context propagation: {len(hops)} span(s) started a new trace "
                     f"where context should have been carried over.",
-                    [hop.describe() for hop in hops],
+                    written_bullets(hops, BrokenHop.describe),
                     "Carry the context over the hop: propagate.inject(carrier) inside the "
                     "sending span, and start the receiving span with "
                     "context=propagate.extract(carrier) (or links=[...] to it); for thread "
@@ -158,7 +158,7 @@ class PropagationChecks:
                 message(
                     f"Orphan spans: {len(orphans)} span(s) point to a parent that was never "
                     f"captured.",
-                    [orphan_bullet(span) for span in orphans],
+                    written_bullets(orphans, orphan_bullet),
                     _orphan_fix(orphans),
                 )
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -107,7 +108,7 @@ class Analysis:
         self.origins = origins
         # where spans without a noted origin started (the test's thread and task)
         self.home = Origin.of(home) if home is not None else None
-        self._origin_of: dict[int, Origin] = {}
+        self._origin_of: dict[RawOrigin, Origin] = {}  # one per thread/task pair
         # per mode (test thread only, or any): root span id -> its enclosing span
         self._enclosing: dict[bool, dict[int, CapturedSpan | None]] = {}
         self._first_start: dict[int, int] | None = None  # thread id -> earliest span
@@ -120,26 +121,42 @@ class Analysis:
             if call.extracted is not None
         }
         self.ambient_parents = set(ambient_parents)
-        # Indexes for extract_before(): span starts and extract() calls per thread/task.
-        self._starts_by_origin: dict[Origin, list[int]] = {}
-        for span in forest.spans:  # already in start order
-            origin = self.origin(span)
-            if origin is not None:
-                self._starts_by_origin.setdefault(origin, []).append(span.start_time)
+        # Indexes for extract_before(): extract() calls per thread/task, and span
+        # starts in the threads/tasks that called extract() (no others are looked up).
         self._extracts_by_origin: dict[Origin, tuple[list[int], list[ExtractCall]]] = {}
         for call in sorted(self.extracts, key=lambda call: call.time_ns):
             times, calls = self._extracts_by_origin.setdefault(call.origin, ([], []))
             times.append(call.time_ns)
             calls.append(call)
+        self._starts_by_origin: dict[Origin, list[int]] = {}
+        if self._extracts_by_origin:
+            for origin, start in zip(self._span_origins, self._span_starts, strict=True):
+                if origin in self._extracts_by_origin:
+                    self._starts_by_origin.setdefault(origin, []).append(start)
+
+    # Each span's origin, start and end, aligned with forest.spans (in start order):
+    # the passes over every span read these, not the spans' properties.
+    @functools.cached_property
+    def _span_origins(self) -> list[Origin | None]:
+        return [self.origin(span) for span in self.forest.spans]
+
+    @functools.cached_property
+    def _span_starts(self) -> list[int]:
+        return [span.start_time for span in self.forest.spans]
+
+    @functools.cached_property
+    def _span_ends(self) -> list[int | None]:
+        return [span.end_time for span in self.forest.spans]
 
     # -- basic facts --------------------------------------------------------------
     def origin(self, span: CapturedSpan) -> Origin | None:
         raw = self.origins.get(id(span.readable))
         if raw is None:
             return None if span.received else self.home
-        known = self._origin_of.get(id(raw))
+        # equal raw pairs are the same thread and task (both compare by identity)
+        known = self._origin_of.get(raw)
         if known is None:
-            known = self._origin_of[id(raw)] = Origin.of(raw)  # one per thread/task pair
+            known = self._origin_of[raw] = Origin.of(raw)
         return known
 
     def is_orphan(self, span: CapturedSpan) -> bool:
@@ -275,9 +292,10 @@ class Analysis:
             return False
         if self._first_start is None:
             self._first_start = {}
-            for span in self.forest.spans:  # in start order: the first one stays
-                if (other := self.origin(span)) is not None:
-                    self._first_start.setdefault(other.thread_id, span.start_time)
+            # in start order: the first one stays
+            for other, start in zip(self._span_origins, self._span_starts, strict=True):
+                if other is not None:
+                    self._first_start.setdefault(other.thread_id, start)
         first = self._first_start.get(origin.thread_id)
         return first is not None and first < enclosing.start_time
 
@@ -386,6 +404,8 @@ class Analysis:
 
         Per thread/task a heap of the spans started so far, latest start on top;
         as the roots' start times only grow, a span found ended is dropped for good.
+        A span joins its heap when a root of another thread/task reads it: a worker
+        whose own roots are all there is (a pool losing context per job) never pays.
         """
         wanted = []
         for root in self.forest.roots:
@@ -398,31 +418,42 @@ class Analysis:
                 continue
             wanted.append((root, origin))
         wanted.sort(key=lambda pair: pair[0].start_time)
-        spans = self.forest.spans  # in start order
-        heaps: dict[Origin, list[tuple[int, int, CapturedSpan]]] = {}
+        spans, origins, starts = self.forest.spans, self._span_origins, self._span_starts
+        ends = self._span_ends
+        # the positions of the spans the heaps take, in start order
+        pushed = [
+            position
+            for position, other in enumerate(origins)
+            if other is not None and (not test_thread_only or other.thread_id == self.test_thread)
+        ]
+        # (-start, position), latest on top, and the positions started since the heap
+        # was last read; `pushed` holds no span without an origin
+        heaps: dict[Origin | None, tuple[list[tuple[int, int]], list[int]]] = {}
         result: dict[int, CapturedSpan | None] = {}
-        position = 0
+        next_push = 0
+        filling: tuple[Origin | None, list[int]] = (None, [])  # spans run in a row
         for root, origin in wanted:
             moment = root.start_time
-            while position < len(spans) and spans[position].start_time <= moment:
-                span = spans[position]
-                other = self.origin(span)
-                if other is not None and (
-                    not test_thread_only or other.thread_id == self.test_thread
-                ):
-                    heapq.heappush(heaps.setdefault(other, []), (-span.start_time, position, span))
-                position += 1
+            while next_push < len(pushed) and starts[pushed[next_push]] <= moment:
+                position = pushed[next_push]
+                if origins[position] is not filling[0]:
+                    filling = (origins[position], heaps.setdefault(origins[position], ([], []))[1])
+                filling[1].append(position)
+                next_push += 1
             best: CapturedSpan | None = None
-            for other, heap in heaps.items():
+            for other, (heap, waiting) in heaps.items():
                 if other == origin:
                     continue
-                while heap and heap[0][2].end_time is not None and heap[0][2].end_time < moment:
+                for position in waiting:
+                    heapq.heappush(heap, (-starts[position], position))
+                waiting.clear()
+                while heap and (end := ends[heap[0][1]]) is not None and end < moment:
                     heapq.heappop(heap)
-                top = heap[0][2] if heap else None
+                top = spans[heap[0][1]] if heap else None
                 candidate = (
                     top
                     if top is None or top.trace_id != root.trace_id
-                    else _open_at(heap, moment, root.trace_id)
+                    else _open_at(heap, spans, ends, moment, root.trace_id)
                 )
                 if candidate is not None and (
                     best is None or candidate.start_time > best.start_time
@@ -462,6 +493,8 @@ class Analysis:
 
     def unused_extractions(self) -> list[ExtractCall]:
         """extract() calls whose valid context no captured span used (as parent or link)."""
+        if all(call.extracted is None for call in self.extracts):
+            return []  # nothing to look for in 100,000 spans
         used: set[tuple[int, int]] = set()
         for span in self.forest.spans:
             if span.parent_span_id is not None:
@@ -486,17 +519,21 @@ class Analysis:
 
 
 def _open_at(
-    heap: list[tuple[int, int, CapturedSpan]], moment: int, trace_id: int
+    heap: list[tuple[int, int]],
+    spans: Sequence[CapturedSpan],
+    ends: Sequence[int | None],
+    moment: int,
+    trace_id: int,
 ) -> CapturedSpan | None:
-    """The latest-started span of the heap open at `moment` and not of `trace_id`
-    (the rare case where the heap's top belongs to the root's own trace)."""
-    found = None
-    for _, _, span in heap:
-        if span.trace_id == trace_id or (span.end_time is not None and span.end_time < moment):
-            continue
-        if found is None or span.start_time > found.start_time:
-            found = span
-    return found
+    """The heap's first span in its order (latest start, then earliest in the forest)
+    open at `moment` and not of `trace_id` (the rare case where the heap's top belongs
+    to the root's own trace)."""
+    first: tuple[int, int] | None = None
+    for key in heap:
+        end = ends[key[1]]
+        if (end is None or end >= moment) and spans[key[1]].trace_id != trace_id:
+            first = key if first is None else min(first, key)
+    return None if first is None else spans[first[1]]
 
 
 def _destination(span: CapturedSpan) -> Any:

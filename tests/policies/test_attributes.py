@@ -388,6 +388,20 @@ def test_a_finding_broken_by_every_span_shows_a_bounded_list() -> None:
     assert lines[-1] == "fix"
 
 
+def test_bullets_past_the_shown_ones_are_counted_not_written() -> None:
+    from pytest_agenttrace._errors import MAX_BULLETS, message, written_bullets
+
+    written = []
+
+    def write(n: int) -> str:
+        written.append(n)
+        return f"span {n}"
+
+    text = message("header", written_bullets(range(MAX_BULLETS + 50), write), "fix")
+    assert written == list(range(MAX_BULLETS))
+    assert text == message("header", (f"span {n}" for n in range(MAX_BULLETS + 50)), "fix")
+
+
 def test_a_deep_chain_is_named_by_its_nearest_ancestors() -> None:
     from span_trees import make_forest, s
 

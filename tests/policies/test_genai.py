@@ -435,3 +435,33 @@ def test_execute_tool_name_attribute_is_recommended_not_required(agenttrace: Age
     agenttrace.assert_genai_conventions("execute_tool *")
     with pytest.raises(AssertionError, match=r"missing gen_ai\.tool\.name \(recommended\)"):
         agenttrace.assert_genai_conventions("execute_tool *", level="recommended")
+
+
+def test_structure_sees_every_ancestor_of_a_deep_chain_in_any_order(
+    agenttrace: AgentTrace,
+) -> None:
+    """Roles above a span come from its parent's, worked out once: checked deepest first,
+    a sub-agent 400 levels down still sees the agents above its model call."""
+    from pytest_agenttrace.policies._genai import _Lineage, structure_findings
+
+    names = ["invoke_agent top", *["execute_tool call", "invoke_agent sub"] * 200]
+    names += ["chat gpt-4o", "invoke_agent stray", "execute_tool late"]
+    opened, context = [], None
+    for name in names:
+        opened.append(agenttrace.tracer.start_span(name, context=context))
+        context = trace.set_span_in_context(opened[-1])
+    for span in reversed(opened):
+        span.end()
+    lineage = _Lineage(workflow=None)
+    found = {span.name: structure_findings(span, lineage) for span in reversed(agenttrace.spans)}
+    assert found == {
+        "execute_tool late": [],
+        "invoke_agent stray": [
+            "is a sub-agent whose nearest GenAI ancestor is not the execute_tool or agent span "
+            "that called it"
+        ],
+        "chat gpt-4o": [],
+        "invoke_agent sub": [],
+        "execute_tool call": [],
+        "invoke_agent top": [],
+    }

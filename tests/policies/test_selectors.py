@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from textwrap import dedent
 
 import pytest
+from opentelemetry.trace import SpanKind
+
+from pytest_agenttrace import AgentTrace
 
 TWO_POSTS = """
     import time
@@ -125,3 +129,16 @@ def test_a_selector_that_does_not_parse_is_a_usage_error(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: *unknown flag 'servce=llm'*"])
     assert "Traceback" not in result.stderr.str()
+
+
+def test_a_selector_rule_tells_apart_spans_of_one_name(agenttrace: AgentTrace) -> None:
+    """Rules are matched once per span name only when all of them are name globs."""
+    for kind in (SpanKind.SERVER, SpanKind.CLIENT):
+        with agenttrace.tracer.start_as_current_span("POST", kind=kind):
+            time.sleep(0.002)
+    with pytest.raises(AssertionError) as error:
+        agenttrace.assert_timeout_budgets({"POST [client]": 1e-6})
+    assert str(error.value).startswith("1 timeout budget problem(s)")
+    with pytest.raises(AssertionError) as error:
+        agenttrace.assert_timeout_budgets({"POST": 1e-6})
+    assert str(error.value).startswith("2 timeout budget problem(s)")

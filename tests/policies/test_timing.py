@@ -549,3 +549,23 @@ def test_the_last_matching_budget_rule_wins(agenttrace: AgentTrace) -> None:
     agenttrace.assert_timeout_budgets({"invoke_agent tools": 1e-6, "invoke_agent *": 10})
     with pytest.raises(AssertionError, match="invoke_agent tools.*over its 1e-06 s budget"):
         agenttrace.assert_timeout_budgets({"invoke_agent *": 10, "invoke_agent tools": 1e-6})
+
+
+def test_budgets_below_a_deep_chain_are_found_without_recursion(agenttrace: AgentTrace) -> None:
+    """An agent calling itself 2,000 times, budgeted at the top and the bottom only: the
+    worst case of every link in between is worked out bottom up, not by recursion."""
+    begin = time.time_ns()
+    opened, context = [], None
+    for name in ["root", *["planner"] * 2_000, "embed"]:
+        opened.append(agenttrace.tracer.start_span(name, context=context, start_time=begin))
+        context = trace.set_span_in_context(opened[-1])
+    for span in reversed(opened):
+        span.end(end_time=begin + 2 * S)
+    with pytest.raises(AssertionError) as error:
+        agenttrace.assert_timeout_budgets({"root": 1, "embed": 5})
+    lines = str(error.value).splitlines()
+    assert lines[0] == "2 timeout budget problem(s) (timeout_budgets: root 1 s, embed 5 s):"
+    assert lines[2] == (
+        "- root: the budgets below it allow 5.00 s on its critical path, over its 1 s "
+        "budget: planner 5.00 s"
+    )

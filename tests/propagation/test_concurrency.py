@@ -150,6 +150,41 @@ def test_task_with_fresh_context_is_explained(agenttrace):
     ), text
 
 
+def test_spans_share_the_origin_of_their_thread_and_task(agenttrace: AgentTrace) -> None:
+    async def two_tasks() -> None:
+        await asyncio.gather(async_agent("a"), async_agent("b"))
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(agent, "first").result()
+        pool.submit(agent, "second").result()
+        pool.submit(asyncio.run, two_tasks()).result()
+    origin = agenttrace._analysis().origin
+    # one Origin per thread/task pair, not one per span: the analysis reads every span's
+    assert origin(agenttrace.one("first")) is origin(agenttrace.one("second"))
+    assert origin(agenttrace.one("a")) is origin(agenttrace.one("a call"))
+    # two tasks of one thread are two origins
+    assert origin(agenttrace.one("a")) != origin(agenttrace.one("b"))
+    assert origin(agenttrace.one("a")).thread_id == origin(agenttrace.one("first")).thread_id
+
+
+def test_an_open_span_of_the_roots_own_trace_is_not_its_lost_parent(agenttrace: AgentTrace) -> None:
+    """A worker's root continues a remote parent; the test thread's latest open span is
+    its sibling (same remote parent), so the enclosing span is the one before it."""
+    remote = trace.set_span_in_context(
+        trace.NonRecordingSpan(
+            trace.SpanContext(0xAB, 0xCD, is_remote=True, trace_flags=trace.TraceFlags(1))
+        )
+    )
+    with tracer.start_as_current_span("orchestrator"):
+        sibling = tracer.start_span("sibling", context=remote)
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(lambda: tracer.start_span("worker", context=remote).end()).result()
+        sibling.end()
+    analysis = agenttrace._analysis()
+    worker = agenttrace.one("worker")
+    assert analysis.enclosing_span(worker, test_thread_only=False) is agenttrace.one("orchestrator")
+
+
 def test_independent_gathered_requests_pass_strict(pytester):
     pytester.makepyfile(
         dedent(
