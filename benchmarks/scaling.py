@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import json
 import math
 import subprocess
@@ -75,8 +76,12 @@ def expectation(shape: str, n: int, capture: Any) -> str:
 
 
 def timed(operation: Callable[[], Any]) -> float:
+    # From a collected heap, GC on: a full collection owed by the build (or by the
+    # row before) is not billed to this row; 100k spans leave one due within a few
+    # hundred allocations, about 0.3 s, which made the first query look superlinear.
     # CPU time: every timed operation runs in this one thread, and on a shared
-    # machine wall time measures the neighbours too
+    # machine wall time measures the neighbours too.
+    gc.collect()
     started = time.process_time()
     with contextlib.suppress(AssertionError):  # failing ones are timed too, message included
         operation()
