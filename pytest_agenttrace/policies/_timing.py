@@ -62,8 +62,18 @@ def observed(span: CapturedSpan) -> float:
     return span.duration or 0.0
 
 
+# A critical path longer than this shows its ends: 100,000 chunks run one after
+# another are one path, and one bullet should not be megabytes long.
+_PATH_ENDS = 5
+
+
 def describe_path(path: Sequence[CapturedSpan], label: Callable[[CapturedSpan], str]) -> str:
-    return " -> ".join(label(span) for span in path)
+    if len(path) <= 2 * _PATH_ENDS + 1:
+        return " -> ".join(label(span) for span in path)
+    head = [label(span) for span in path[:_PATH_ENDS]]
+    tail = [label(span) for span in path[-_PATH_ENDS:]]
+    hidden = len(path) - 2 * _PATH_ENDS
+    return " -> ".join([*head, f"… {hidden:,} more …", *tail])
 
 
 def observed_label(budgets: Rules, depth: int = 3) -> Callable[..., str]:
@@ -77,7 +87,7 @@ def observed_label(budgets: Rules, depth: int = 3) -> Callable[..., str]:
         if level < depth:
             _, inner = critical_path(span, observed)
             if inner:
-                text += " [" + " -> ".join(label(child, level + 1) for child in inner) + "]"
+                text += f" [{describe_path(inner, lambda child: label(child, level + 1))}]"
         return text
 
     return label

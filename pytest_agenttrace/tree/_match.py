@@ -67,6 +67,9 @@ __all__ = [
 ]
 
 EXPLAIN_LINE_LIMIT = 20_000
+# and at most this many levels of indentation in all: a chain 20,000 deep would be
+# 400 MB of text, cut this way near 4,500 levels (about 20 MB)
+EXPLAIN_INDENT_LIMIT = 10_000_000
 HINT = (
     "Paste the tree above into the test to accept the current shape; "
     "lines marked ✗ differ from the expectation."
@@ -410,7 +413,7 @@ class _Matcher:
         self._indexes: dict[int, _ChildIndex] = {}
         # A failure explanation renders at most this many span lines: `>>` lines can
         # pair spans whose subtrees overlap, which would repeat a deep chain per pair.
-        self._budget = LineBudget(EXPLAIN_LINE_LIMIT)
+        self._budget = LineBudget(EXPLAIN_LINE_LIMIT, indent=EXPLAIN_INDENT_LIMIT)
 
     def child_index(self, parent: _Parent) -> _ChildIndex:
         index = self._indexes.get(id(parent))
@@ -709,10 +712,13 @@ class _Matcher:
                 for mark in self.absent_found(root_line, actual)
             ]
         done = 0
+        depths = [0] * len(shells)  # of each shell's line
         while done < len(shells):  # each level appends the shells of the next
             line, span, rendered, _ = shells[done]
-            if self._budget.take():
-                rendered.children = self.explain_children(line, span, shells)
+            depth = depths[done]
+            if self._budget.take(depth):
+                rendered.children = self.explain_children(line, span, shells, depth + 1)
+                depths += [depth + 1] * (len(shells) - len(depths))
             elif span.children:
                 rendered.children = [ellipsis_line()]
             done += 1
@@ -755,8 +761,9 @@ class _Matcher:
         return f"not in the expected order: {', '.join(names)}"
 
     def explain_children(
-        self, line: ExpectedSpan, parent: _Parent, shells: list[_Shell]
+        self, line: ExpectedSpan, parent: _Parent, shells: list[_Shell], depth: int = 0
     ) -> list[RenderLine]:
+        """The children's lines (`depth` levels deep), their shells added to `shells`."""
         level = _Level(line.children, parent, self)
         flow = level.flow
         flow.meet_minimums()
@@ -800,7 +807,7 @@ class _Matcher:
                 by_line.setdefault(overflow, []).append(rendered)
                 placed.append((child, rendered))
             else:
-                rendered = _plain(child, self._budget, self.rules)
+                rendered = _plain(child, self._budget, self.rules, depth)
                 rendered.marks.append(UNEXPECTED)
                 placed.append((child, rendered))
         missing = self._mark_counts(level, by_line)
@@ -912,11 +919,13 @@ def _extend_by_any_run(reachable: list[bool]) -> list[bool]:
     return extended
 
 
-def _plain(span: CapturedSpan, budget: LineBudget, rules: VolatileRules) -> RenderLine:
-    """An unexpected span, printed as a rendering prints it: pasted back, the
-    expectation checks its attributes too."""
+def _plain(span: CapturedSpan, budget: LineBudget, rules: VolatileRules, depth: int) -> RenderLine:
+    """An unexpected span (`depth` levels deep), printed as a rendering prints it:
+    pasted back, the expectation checks its attributes too."""
     rendered = span_line(span, all_attributes=True, rules=rules)
-    rendered.children = plain_lines(span.children, all_attributes=True, budget=budget, rules=rules)
+    rendered.children = plain_lines(
+        span.children, all_attributes=True, budget=budget, rules=rules, depth=depth + 1
+    )
     return rendered
 
 

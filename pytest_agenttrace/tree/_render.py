@@ -228,15 +228,21 @@ class LineBudget:
     pastes back as a (looser) expectation.
     """
 
-    def __init__(self, lines: int | None) -> None:
+    def __init__(self, lines: int | None, *, indent: int | None = None) -> None:
         self.left = lines
+        # `indent`: the levels of indentation the lines may add up to, so that a chain
+        # thousands deep (each line indented by its depth) is no text of gigabytes
+        self.indent = indent
 
-    def take(self) -> bool:
+    def take(self, depth: int = 0) -> bool:
+        """One more line, `depth` levels deep."""
         if self.left is None:
             return True
-        if self.left <= 0:
+        if self.left <= 0 or (self.indent is not None and self.indent < depth):
             return False
         self.left -= 1
+        if self.indent is not None:
+            self.indent -= depth
         return True
 
 
@@ -248,15 +254,17 @@ def plain_lines(
     rules: VolatileRules = DEFAULT_RULES,
     events: bool = False,
     links: bool = False,
+    depth: int = 0,
 ) -> list[RenderLine]:
+    """`depth`: how deep the spans' lines are (for the budget's indentation)."""
     # An explicit stack, not recursion: agent loops nest thousands of levels deep.
     spans = list(spans)
     labels = _Labels(spans) if links else None
     top: list[RenderLine] = []
-    pending = [(span, top) for span in reversed(spans)]
+    pending = [(span, top, depth) for span in reversed(spans)]
     while pending:
-        span, siblings = pending.pop()
-        if budget is not None and not budget.take():
+        span, siblings, level = pending.pop()
+        if budget is not None and not budget.take(level):
             if not siblings or siblings[-1].head != ELLIPSIS_LINE:
                 siblings.append(ellipsis_line())
             continue
@@ -269,7 +277,7 @@ def plain_lines(
                 line.flags.append(LABEL_FLAG + label)
             line.details += [labels.link_line(link, rules) for link in span.links]
         siblings.append(line)
-        pending.extend((child, line.children) for child in reversed(span.children))
+        pending.extend((child, line.children, level + 1) for child in reversed(span.children))
     return top
 
 

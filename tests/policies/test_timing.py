@@ -271,6 +271,24 @@ def test_concurrent_fan_out_counts_the_slowest_branch_only(agenttrace: AgentTrac
         agenttrace.assert_timeout_budgets({"orchestrator": 2.5, "agent_4": 3})
 
 
+def test_a_long_critical_path_shows_its_ends_and_counts_the_rest(agenttrace: AgentTrace) -> None:
+    # 40 chunks one after another are one path: the bullet names the first and last
+    # five, not all 40 (100,000 of them made one bullet megabytes long)
+    tracer = agenttrace.tracer
+    root = tracer.start_span("ingest", start_time=10 * S)
+    for index in range(40):
+        _at(tracer, f"chunk_{index}", index, index + 1, root)
+    root.end(end_time=50 * S)
+    with pytest.raises(AssertionError) as failure:
+        agenttrace.assert_timeout_budgets({"ingest": 30})
+    path = "critical path: " + " -> ".join(
+        [f"chunk_{index} 1.00 s" for index in range(5)]
+        + ["… 30 more …"]
+        + [f"chunk_{index} 1.00 s" for index in range(35, 40)]
+    )
+    assert f"- ingest took 40.00 s, over its 30 s budget; {path}\n" in str(failure.value)
+
+
 # -- children outliving their parent ------------------------------------------------------
 OUTLIVING = dedent(
     """

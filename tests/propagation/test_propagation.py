@@ -88,6 +88,26 @@ def test_single_trace_names_each_fragment_and_why(agenttrace):
     assert "See docs/propagation.md#fragments" in lines[-1]
 
 
+def test_single_trace_lists_the_first_hundred_traces_and_orphans_and_counts_the_rest(
+    agenttrace,
+):
+    for index in range(130):  # 130 fragments, and 130 orphans under a stale parent
+        tracer.start_span(f"job_{index}").end()
+        stale = trace.SpanContext(0xABC, 0x100 + index, False, trace.TraceFlags(1))
+        tracer.start_span(
+            "agent", context=trace.set_span_in_context(trace.NonRecordingSpan(stale))
+        ).end()
+    with pytest.raises(AssertionError) as error:
+        agenttrace.assert_single_trace()
+    lines = str(error.value).splitlines()
+    assert (
+        lines[0] == "Expected all spans in one trace, captured 131 trace(s) and 130 orphan span(s):"
+    )
+    assert "- … and 31 more" in lines
+    assert "- … and 30 more" in lines
+    assert sum(line.startswith("- `agent` has parent") for line in lines) == 100
+
+
 def test_single_trace_fails_with_no_spans(agenttrace):
     with pytest.raises(AssertionError, match="no spans were captured"):
         agenttrace.assert_single_trace()

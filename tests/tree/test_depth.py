@@ -12,7 +12,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from pytest_agenttrace import SpanForest, assert_trace_tree, parse_expected, render_tree, span
-from pytest_agenttrace.tree._match import EXPLAIN_LINE_LIMIT, trace_tree_matches
+from pytest_agenttrace.tree._match import (
+    EXPLAIN_INDENT_LIMIT,
+    EXPLAIN_LINE_LIMIT,
+    trace_tree_matches,
+)
 from pytest_agenttrace.tree._model import format_expected
 
 DEEP = 10_000  # ten times Python's default recursion limit
@@ -57,6 +61,27 @@ def test_a_failure_with_overlapping_descendant_pairs_is_bounded(deep: SpanForest
     with pytest.raises(AssertionError) as failure:
         assert_trace_tree(deep, f"planner\n  >> planner [x{DEEP - 1}]")
     assert len(str(failure.value).splitlines()) < 2 * EXPLAIN_LINE_LIMIT
+
+
+def test_the_complete_tree_of_a_deep_failure_is_cut_by_its_indentation(deep: SpanForest) -> None:
+    # the misnamed root makes the whole chain unexpected: written out to 20,000
+    # lines, each indented by its depth, that was 400 MB for the complete-tree file
+    kept: list[str] = []
+
+    def keep(text: str) -> str:
+        kept.append(text)
+        return "elsewhere"
+
+    with pytest.raises(AssertionError):
+        assert_trace_tree(deep, "misnamed_root\n  ...", keep_full_text=keep)
+    (complete,) = kept
+    lines = complete.splitlines()
+    assert lines[0] == "planner   # ✗ unexpected span"
+    depth_reached = max(len(line) - len(line.lstrip()) for line in lines) // 2
+    # the levels' sum stays under the limit (the `...` one level below the last span)
+    assert sum(range(depth_reached)) <= EXPLAIN_INDENT_LIMIT < sum(range(depth_reached + 2))
+    assert any(line.strip() == "..." for line in lines)  # the cut pastes back as "more here"
+    assert len(complete) < 25_000_000
 
 
 def test_deep_renderings_parse_back_and_match() -> None:
