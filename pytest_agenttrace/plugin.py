@@ -120,10 +120,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         config, "workerinput"
     )
     if starts_at_session(config) and not controller:
-        from .remote._receiver import ReceiverStartError, process_receiver
+        from .remote._receiver import ReceiverStartError, start_for_session
 
         try:
-            process_receiver()
+            start_for_session()
         except ReceiverStartError as error:
             raise pytest.UsageError(str(error)) from None
 

@@ -34,6 +34,10 @@ _PROTOBUF = "application/x-protobuf"
 _JSON = "application/json"
 
 
+# spans a child's BatchSpanProcessor holds before it drops them (otlp_env)
+_CHILD_QUEUE_SIZE = 1_000_000
+
+
 class OtlpReceiver:
     """The process's OTLP receiver (one per pytest process, so one per xdist worker)."""
 
@@ -117,6 +121,8 @@ class OtlpReceiver:
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": protocol,
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint if grpc else endpoint + TRACES_PATH,
             "OTEL_BSP_SCHEDULE_DELAY": "50",
+            # the SDK's default queue (2,048) drops the spans of a busy child, silently
+            "OTEL_BSP_MAX_QUEUE_SIZE": str(_CHILD_QUEUE_SIZE),
         }
         if grpc:
             env["OTEL_EXPORTER_OTLP_INSECURE"] = env["OTEL_EXPORTER_OTLP_TRACES_INSECURE"] = "true"
@@ -340,7 +346,7 @@ def _start_grpc(receiver: OtlpReceiver) -> tuple[Any, int]:
     try:
         import grpc
     except ImportError as error:
-        raise RuntimeError(
+        raise ReceiverStartError(
             f"the OTLP/gRPC receiver needs grpcio ({error}): "
             "pip install 'pytest-agenttrace-otel[grpc]'"
         ) from None
@@ -374,7 +380,14 @@ def _start_grpc(receiver: OtlpReceiver) -> tuple[Any, int]:
         options=[("grpc.max_receive_message_length", 4 * receiver.max_body)],
         handlers=[handler],
     )
-    port = server.add_insecure_port(f"{_url_host(receiver.host)}:{receiver._grpc_port}")
+    try:
+        port = server.add_insecure_port(f"{_url_host(receiver.host)}:{receiver._grpc_port}")
+    except RuntimeError as error:  # grpc's "Failed to bind to address ..."
+        raise ReceiverStartError(
+            f"the OTLP/gRPC receiver could not listen on {receiver.host} port "
+            f"{receiver._grpc_port} (settings agenttrace_otlp_host, agenttrace_otlp_grpc_port): "
+            f"{str(error).split(';')[0]}"
+        ) from None
     server.start()
     return server, port
 
@@ -399,6 +412,14 @@ def process_receiver() -> OtlpReceiver:
                 _START_ERROR = error
                 raise
         return _RECEIVER
+
+
+def start_for_session() -> None:
+    """`agenttrace_otlp_start = session`: both listeners of a fixed port listen now,
+    for services that dial them before any test asks (a free port: when asked)."""
+    receiver = process_receiver()
+    if receiver._grpc_port:
+        receiver.otlp_grpc_endpoint  # noqa: B018  (starts the gRPC listener)
 
 
 def process_receiver_or_fail() -> OtlpReceiver:

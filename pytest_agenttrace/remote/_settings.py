@@ -67,10 +67,14 @@ def receiver_settings(config: pytest.Config) -> dict[str, Any]:
         raise pytest.UsageError(
             f"agenttrace_otlp_max_body = {max_body!r}: a positive number of bytes"
         )
+    http_port, grpc_port = _port(config, "otlp_http_port"), _port(config, "otlp_grpc_port")
+    # both fixed: workers step by more than their distance, so that no worker's port
+    # is another's (4318 and 4317: gw1 on 4320 and 4319, not 4319 and 4318)
+    step = abs(http_port - grpc_port) + 1 if http_port and grpc_port else 1
     settings = {
         "host": _raw(config, "otlp_host"),
-        "http_port": _worker_port(config, _port(config, "otlp_http_port")),
-        "grpc_port": _worker_port(config, _port(config, "otlp_grpc_port")),
+        "http_port": _worker_port(config, http_port, step),
+        "grpc_port": _worker_port(config, grpc_port, step),
         "max_body": int(max_body),
     }
     host = str(settings["host"])
@@ -87,11 +91,11 @@ def receiver_settings(config: pytest.Config) -> dict[str, Any]:
 SESSION_SETTINGS: dict[str, Any] = {}
 
 
-def _worker_port(config: pytest.Config, port: int) -> int:
-    """A fixed port under xdist: worker gwN listens on port + N (each needs its own)."""
+def _worker_port(config: pytest.Config, port: int, step: int) -> int:
+    """A fixed port under xdist: worker gwN listens on port + N * step (each needs its own)."""
     worker = getattr(config, "workerinput", {}).get("workerid", "")
     if port and worker.startswith("gw") and worker[2:].isdigit():
-        return port + int(worker[2:])
+        return port + int(worker[2:]) * step
     return port
 
 

@@ -324,6 +324,7 @@ def test_otlp_env_points_every_sdk_at_the_receiver(agenttrace: AgentTrace) -> No
     assert env["OTEL_TRACES_EXPORTER"] == "otlp"
     assert env["OTEL_METRICS_EXPORTER"] == env["OTEL_LOGS_EXPORTER"] == "none"
     assert env["OTEL_SERVICE_NAME"] == "validator"
+    assert int(env["OTEL_BSP_MAX_QUEUE_SIZE"]) >= 1_000_000  # a busy child drops none
     assert "TRACEPARENT" not in env  # outside any span, and not asked for
     grpc = agenttrace.otlp_env(protocol="grpc")
     assert grpc["OTEL_EXPORTER_OTLP_ENDPOINT"] == agenttrace.otlp_grpc_endpoint
@@ -607,3 +608,104 @@ def test_a_receiver_that_cannot_listen_is_one_clear_error(
     else:
         result.assert_outcomes(failed=2)
         result.stdout.fnmatch_lines([expected])
+
+
+def _free_ports(count: int) -> int:
+    """The first of `count` consecutive ports that are free now."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = probe.getsockname()[1]
+        if first + count > 65535:
+            continue
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as taken:
+                    taken.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise RuntimeError("no run of free ports")
+
+
+@pytest.mark.parametrize("start", ["first-use", "session"])
+def test_a_grpc_port_in_use_is_one_clear_error(pytester: pytest.Pytester, start: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        pytester.makepyfile(
+            "def test_one(agenttrace):\n    agenttrace.otlp_grpc_endpoint\n"
+            "def test_two(agenttrace):\n    agenttrace.otlp_env(protocol='grpc')\n"
+        )
+        result = pytester.runpytest_subprocess(
+            f"--agenttrace-otlp-grpc-port={port}", f"--agenttrace-otlp-start={start}"
+        )
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+    expected = (
+        f"*the OTLP/gRPC receiver could not listen on 127.0.0.1 port {port} (settings "
+        "agenttrace_otlp_host, agenttrace_otlp_grpc_port): Failed to bind*"
+    )
+    if start == "session":
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([expected])
+    else:
+        result.assert_outcomes(failed=2)
+        result.stdout.fnmatch_lines([expected])
+
+
+def test_session_start_listens_on_a_fixed_grpc_port_before_any_test_asks(
+    pytester: pytest.Pytester,
+) -> None:
+    port = _free_ports(2)
+    pytester.makepyfile(
+        f"""
+        import socket
+
+        def test_a_service_dials_the_grpc_port():
+            with socket.create_connection(("127.0.0.1", {port + 1}), timeout=5):
+                pass
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        f"--agenttrace-otlp-http-port={port}",
+        f"--agenttrace-otlp-grpc-port={port + 1}",
+        "--agenttrace-otlp-start=session",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_fixed_ports_under_xdist_give_every_worker_ports_of_its_own(
+    pytester: pytest.Pytester,
+) -> None:
+    # adjacent ports, as OTLP's own 4317/4318: worker + 1 would take the other's port
+    port = _free_ports(4)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(8))
+        def test_ports(agenttrace, n, worker_id):
+            print("PORTS", worker_id, agenttrace.otlp_endpoint, agenttrace.otlp_grpc_endpoint)
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "-n",
+        "2",
+        "-rA",
+        f"--agenttrace-otlp-grpc-port={port}",
+        f"--agenttrace-otlp-http-port={port + 1}",
+    )
+    result.assert_outcomes(passed=8)
+    seen = {
+        line.split()[1]: tuple(line.split()[2:])
+        for line in result.stdout.lines
+        if line.startswith("PORTS")
+    }
+    assert seen["gw0"] == (f"http://127.0.0.1:{port + 1}", f"http://127.0.0.1:{port}")
+    assert seen["gw1"] == (f"http://127.0.0.1:{port + 3}", f"http://127.0.0.1:{port + 2}")
