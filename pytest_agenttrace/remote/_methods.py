@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from .._errors import message
 from ..capture._router import BETWEEN_TESTS
 
 if TYPE_CHECKING:
     from ._receiver import OtlpReceiver
-
-T = TypeVar("T")
-
-
-def _or_fail(start: Callable[[], T]) -> T:
-    """`start()`, or the test failed with the one-line reason a listener could not start."""
-    __tracebackhide__ = True
-    import pytest
-
-    from ._receiver import ReceiverStartError
-
-    try:
-        return start()
-    except ReceiverStartError as error:
-        failure = str(error)
-    pytest.fail(failure, pytrace=False)  # outside the except: no chained traceback
 
 
 class RemoteMethods:
@@ -50,7 +33,9 @@ class RemoteMethods:
     def otlp_grpc_endpoint(self) -> str:
         """`http://127.0.0.1:<port>` of the receiver's OTLP/gRPC side (extra `[grpc]`)."""
         __tracebackhide__ = True
-        return _or_fail(lambda: self.otlp_receiver.otlp_grpc_endpoint)
+        from ._receiver import or_fail
+
+        return or_fail(lambda: self.otlp_receiver.otlp_grpc_endpoint)
 
     def otlp_env(
         self,
@@ -61,8 +46,10 @@ class RemoteMethods:
     ) -> dict[str, str]:
         """Environment for a child process whose OpenTelemetry SDK should export here."""
         __tracebackhide__ = True
+        from ._receiver import or_fail
+
         receiver = self.otlp_receiver
-        return _or_fail(
+        return or_fail(
             lambda: receiver.otlp_env(service_name, protocol=protocol, propagate=propagate)
         )
 

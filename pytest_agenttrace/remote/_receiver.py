@@ -14,7 +14,8 @@ import http.server
 import threading
 import warnings
 import zlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from opentelemetry import propagate
 
@@ -426,10 +427,20 @@ def process_receiver_or_fail() -> OtlpReceiver:
     """process_receiver() for a fixture or test: a receiver that can't listen fails
     it with the one-line reason, not a traceback."""
     __tracebackhide__ = True
+    return or_fail(process_receiver)
+
+
+T = TypeVar("T")
+
+
+def or_fail(start: Callable[[], T]) -> T:
+    """`start()`, or the running test failed with the one-line reason a listener
+    could not start."""
+    __tracebackhide__ = True
     import pytest
 
     try:
-        return process_receiver()
+        return start()
     except ReceiverStartError as error:
         failure = str(error)
     pytest.fail(failure, pytrace=False)  # outside the except: no chained traceback

@@ -574,34 +574,44 @@ def test_a_non_loopback_bind_warns_once_at_configure_time(pytester: pytest.Pytes
     result.stdout.fnmatch_lines(["*binds 0.0.0.0, not loopback (agenttrace_otlp_host)*"])
 
 
+HTTP_LISTENER = "OTLP receiver", "agenttrace_otlp_http_port", "otlp_endpoint"
+GRPC_LISTENER = "OTLP/gRPC receiver", "agenttrace_otlp_grpc_port", "otlp_grpc_endpoint"
+
+
 @pytest.mark.parametrize(
-    ("flags", "reason"),
+    ("flags", "reason", "listener"),
     [
-        (["--agenttrace-otlp-host=not a host"], "*"),
-        (["--agenttrace-otlp-http-port=PORT"], "*ddress already in use*"),
+        (["--agenttrace-otlp-host=not a host"], "*", HTTP_LISTENER),
+        (["--agenttrace-otlp-http-port=PORT"], "*ddress already in use*", HTTP_LISTENER),
+        (["--agenttrace-otlp-grpc-port=PORT"], "Failed to bind*", GRPC_LISTENER),
     ],
-    ids=["unknown-host", "port-taken"],
+    ids=["unknown-host", "port-taken", "grpc-port-taken"],
 )
 @pytest.mark.parametrize("start", ["first-use", "session"])
 def test_a_receiver_that_cannot_listen_is_one_clear_error(
-    pytester: pytest.Pytester, flags: list[str], reason: str, start: str
+    pytester: pytest.Pytester,
+    flags: list[str],
+    reason: str,
+    listener: tuple[str, str, str],
+    start: str,
 ) -> None:
     import socket
 
+    what, setting, endpoint = listener
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
         pytester.makepyfile(
-            "def test_one(agenttrace):\n    agenttrace.otlp_endpoint\n"
-            "def test_two(agenttrace):\n    agenttrace.otlp_endpoint\n"
+            f"def test_one(agenttrace):\n    agenttrace.{endpoint}\n"
+            f"def test_two(agenttrace):\n    agenttrace.{endpoint}\n"
         )
         arguments = [flag.replace("PORT", port) for flag in flags]
         result = pytester.runpytest_subprocess(*arguments, f"--agenttrace-otlp-start={start}")
     output = result.stdout.str() + result.stderr.str()
     assert "INTERNALERROR" not in output and "Traceback" not in output
-    expected = "*the OTLP receiver could not listen on * (settings agenttrace_otlp_host, "
-    expected += "agenttrace_otlp_http_port): " + reason
+    expected = f"*the {what} could not listen on * (settings agenttrace_otlp_host, "
+    expected += f"{setting}): " + reason
     if start == "session":
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines([expected])
@@ -628,35 +638,6 @@ def _free_ports(count: int) -> int:
             continue
         return first
     raise RuntimeError("no run of free ports")
-
-
-@pytest.mark.parametrize("start", ["first-use", "session"])
-def test_a_grpc_port_in_use_is_one_clear_error(pytester: pytest.Pytester, start: str) -> None:
-    import socket
-
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        pytester.makepyfile(
-            "def test_one(agenttrace):\n    agenttrace.otlp_grpc_endpoint\n"
-            "def test_two(agenttrace):\n    agenttrace.otlp_env(protocol='grpc')\n"
-        )
-        result = pytester.runpytest_subprocess(
-            f"--agenttrace-otlp-grpc-port={port}", f"--agenttrace-otlp-start={start}"
-        )
-    output = result.stdout.str() + result.stderr.str()
-    assert "INTERNALERROR" not in output and "Traceback" not in output
-    expected = (
-        f"*the OTLP/gRPC receiver could not listen on 127.0.0.1 port {port} (settings "
-        "agenttrace_otlp_host, agenttrace_otlp_grpc_port): Failed to bind*"
-    )
-    if start == "session":
-        assert result.ret == pytest.ExitCode.USAGE_ERROR
-        result.stderr.fnmatch_lines([expected])
-    else:
-        result.assert_outcomes(failed=2)
-        result.stdout.fnmatch_lines([expected])
 
 
 def test_session_start_listens_on_a_fixed_grpc_port_before_any_test_asks(
