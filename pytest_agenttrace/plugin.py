@@ -128,6 +128,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             raise pytest.UsageError(str(error)) from None
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    import sys
+
+    module = sys.modules.get(f"{__package__}.capture._router")
+    if module is None or not module.INSTALLATION.router.pending_problems:
+        return
+    # refused after the last capture: no test is left to fail with them
+    from .report._warning import warn_for_session
+
+    problems = module.INSTALLATION.router.pending_problems
+    refused = [problem.removesuffix(module.BETWEEN_TESTS) for problem in problems]
+    problems.clear()
+    warn_for_session(
+        f"The OTLP receiver refused {len(refused)} export(s) while no test was "
+        f"capturing, after the last test that could report them; spans in them "
+        f"were lost:\n" + "\n".join(f"- {problem}" for problem in refused)
+    )
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     import sys
 

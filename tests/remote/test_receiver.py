@@ -290,6 +290,41 @@ def test_spans_of_an_earlier_tests_trace_are_late_not_this_tests(pytester: pytes
     pytester.runpytest_subprocess().assert_outcomes(passed=2)
 
 
+def test_a_refusal_after_the_last_capturing_test_is_a_session_warning(
+    pytester: pytest.Pytester,
+) -> None:
+    # no later test would fail with it: the session says so instead of dropping it
+    pytester.makepyfile(
+        """
+        import urllib.error, urllib.request
+
+        def test_captured(agenttrace):
+            pass
+
+        def test_not_captured_sends_garbage(agenttrace_receiver):
+            request = urllib.request.Request(
+                agenttrace_receiver.otlp_endpoint + "/v1/traces",
+                data=b"{bad",
+                headers={"Content-Type": "application/json"},
+            )
+            try:
+                urllib.request.urlopen(request, timeout=10)
+            except urllib.error.HTTPError as error:
+                assert error.code == 400
+        """
+    )
+    result = pytester.runpytest_subprocess("-W", "error")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AgentTraceWarning: The OTLP receiver refused 1 export(s) while no test was "
+            "capturing, after the last test that could report them; spans in them were lost:",
+            "*- OTLP/HTTP request refused (400): not JSON: *",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*between tests*")
+
+
 def test_session_fixtures_reach_the_receiver_before_any_capture(
     pytester: pytest.Pytester,
 ) -> None:
