@@ -53,10 +53,14 @@ def message(header: str, bullets: Iterable[str], fix: str) -> str:
         shown += 1
         if shown <= MAX_BULLETS:
             lines.append(f"- {bullet}")
-    if shown > MAX_BULLETS:
-        lines.append(f"- … and {shown - MAX_BULLETS} more")
+    lines += more_line(shown)
     lines += ["", fix]
     return "\n".join(lines)
+
+
+def more_line(count: int) -> list[str]:
+    """The bullet that counts those of `count` past the ones shown (none if all are)."""
+    return [f"- … and {count - MAX_BULLETS} more"] if count > MAX_BULLETS else []
 
 
 def written_bullets(items: Iterable[T], write: Callable[[T], str]) -> Iterator[str]:

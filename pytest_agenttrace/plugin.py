@@ -64,6 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     receiver_settings(config)  # validated now: a bad value stops the run before any test
     configure_html(config)
     _configure_seeing(config)
+    config.stash[_PHASE_WORK] = (records_phases(config), config.stash[_AFTER_TEST].active)
     if config.pluginmanager.has_plugin("pytest_opentelemetry"):  # it imported OTel already
         from .capture._router import AMBIENT_TRACERS, INSTALLATION
 
@@ -311,11 +312,7 @@ def pytest_runtest_makereport(
     capture = item.stash.get(_CAPTURE, None)
     if capture is None:
         return report
-    work = item.config.stash.get(_PHASE_WORK, None)
-    if work is None:
-        work = (records_phases(item.config), item.config.stash[_AFTER_TEST].active)
-        item.config.stash[_PHASE_WORK] = work
-    records, exports = work
+    records, exports = item.config.stash[_PHASE_WORK]
     if records:  # --agenttrace-html, pytest-html's extra
         record_phase(item, report, capture)
     if exports:

@@ -339,7 +339,7 @@ class _Installation:
         there: the global itself can be set only once.
         """
         provider = trace.get_tracer_provider()
-        if provider is self._settled_global and "logfire" not in sys.modules:
+        if self._is_settled(provider):
             return False
         providers = [sdk_provider_behind(provider), logfire_provider()]
         return any(
@@ -347,10 +347,14 @@ class _Installation:
             for provider in providers
         )
 
+    def _is_settled(self, provider: Any) -> bool:
+        """`provider` is the attached SDK global, and no Logfire may wrap another."""
+        return provider is self._settled_global and "logfire" not in sys.modules
+
     def ensure_global(self) -> None:
         """Attach to the global provider, installing ours if the code set none."""
         provider = trace.get_tracer_provider()
-        if provider is self._settled_global and "logfire" not in sys.modules:
+        if self._is_settled(provider):
             return
         if isinstance(provider, trace.ProxyTracerProvider):
             trace.set_tracer_provider(self.own_provider)

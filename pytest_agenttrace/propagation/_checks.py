@@ -11,7 +11,7 @@ from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.trace import ReadableSpan
 
-from .._errors import MAX_BULLETS, message, written_bullets
+from .._errors import MAX_BULLETS, message, more_line, written_bullets
 from ..capture._query import CapturedSpan, NamePattern, SpanForest, name_matches
 from ..capture._router import RawOrigin
 from ._hops import (
@@ -221,11 +221,11 @@ class PropagationChecks:
             lines.append(f"- {describe_trace(captured)}")
             for root in captured.roots:
                 lines += [f"    {line}" for line in _fragment_notes(analysis, root)]
-        lines += _more_line(len(forest.traces))
+        lines += more_line(len(forest.traces))
         if orphans:
             lines += ["Orphans (parent neither captured nor extracted from a carrier):"]
             lines += [f"- {orphan_bullet(span)}" for span in orphans[:MAX_BULLETS]]
-            lines += _more_line(len(orphans))
+            lines += more_line(len(orphans))
         if len(forest.traces) > 1:
             lines += [
                 "",
@@ -556,8 +556,3 @@ def _match(patterns: tuple[NamePattern, ...], roots: list[CapturedSpan]) -> dict
     for i in range(len(patterns)):
         place(i, set())
     return {i: j for j, i in owner.items()}
-
-
-def _more_line(count: int) -> list[str]:
-    """The line that counts the bullets past the ones shown, as `message` writes it."""
-    return [f"- … and {count - MAX_BULLETS} more"] if count > MAX_BULLETS else []
