@@ -43,6 +43,16 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
     def _stop(self) -> None:
         self._stop_propagation_checks()
         super()._stop()
+        # said only where it explains something: an empty capture
+        if not self._started and os.environ.get(OTEL_SDK_DISABLED, "").strip().lower() == "true":
+            warnings.warn(
+                AgentTraceWarning(
+                    f"{OTEL_SDK_DISABLED}=true: OpenTelemetry's SDK hands out no-op "
+                    f"tracers, so no span was recorded and the capture is empty. Unset "
+                    f"it for the test run."
+                ),
+                stacklevel=2,
+            )
 
     def clear(self) -> None:
         """Forget everything captured so far (call at the start of each Hypothesis example)."""
@@ -130,15 +140,6 @@ def start_capture(options: AgentTraceOptions) -> AgentTrace:
             AgentTraceWarning(
                 f"{error}\nOnly spans from agenttrace.tracer_provider (or providers "
                 f"passed to agenttrace.attach()) will be captured."
-            ),
-            stacklevel=3,
-        )
-    if os.environ.get(OTEL_SDK_DISABLED, "").strip().lower() == "true":
-        warnings.warn(
-            AgentTraceWarning(
-                f"{OTEL_SDK_DISABLED}=true: OpenTelemetry's SDK hands out no-op tracers, "
-                f"so no span is recorded and the capture stays empty. Unset it for the "
-                f"test run."
             ),
             stacklevel=3,
         )

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 _SUITE_OPTIONS = pytest.StashKey[AgentTraceOptions]()
 _CAPTURE = pytest.StashKey["AgentTrace"]()
+# collection found no agenttrace marker on the test, which then had this many own markers
+_UNMARKED_AT = pytest.StashKey[int]()
 _SHOWN = pytest.StashKey[bool]()  # a report section showed this test's capture
 _OUTCOME = pytest.StashKey[str]()  # the test's outcome so far, for export and forwarding
 _AFTER_TEST: pytest.StashKey[AfterTest] = pytest.StashKey()
@@ -108,8 +110,11 @@ def _check_selectors(options: AgentTraceOptions, where: str) -> None:
 
 def _test_options(item: pytest.Item) -> AgentTraceOptions:
     """The test's resolved options, its marker's selectors checked too."""
-    options = options_for_test(item, item.config.stash[_SUITE_OPTIONS])
-    if options is not item.config.stash[_SUITE_OPTIONS]:
+    suite = item.config.stash[_SUITE_OPTIONS]
+    if item.stash.get(_UNMARKED_AT, -1) == len(item.own_markers):
+        return suite  # unmarked at collection, and no marker added to it since
+    options = options_for_test(item, suite)
+    if options is not suite:
         _check_selectors(options, f"{item.nodeid}: @pytest.mark.agenttrace")
     return options
 
@@ -174,6 +179,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marked = item.get_closest_marker("agenttrace") is not None
         if marked and validate:
             _test_options(item)
+        if not marked:  # the fixture then skips looking for a marker
+            item.stash[_UNMARKED_AT] = len(item.own_markers)
         # A marked test, or one using agenttrace_redis, gets its capture even without
         # asking for the fixture: otherwise @pytest.mark.agenttrace(strict=True) and
         # the suite's ini policies would silently check nothing. Appended last, it

@@ -55,6 +55,7 @@ class Capture(SpanQueries):
         self._otel_log_records: list[logging.LogRecord] = []
         self._otel_log_listeners: list[Callable[[logging.LogRecord], None]] = []
         self._ambient_parents: set[tuple[int, int]] = set()
+        self._open_at_stop = False  # a span was still open when the capture stopped
 
     # -- lifecycle ---------------------------------------------------------------
     def _start(self, options: AgentTraceOptions) -> None:
@@ -82,8 +83,10 @@ class Capture(SpanQueries):
         if router.active is self:
             router.active = None
         started = list(self._started)
-        still_open = (span for span in started if span.end_time is None)
-        router.left_open.update(span_key(span) for span in still_open)
+        still_open = [span_key(span) for span in started if span.end_time is None]
+        if still_open:
+            router.left_open.update(still_open)
+            self._open_at_stop = True
         if router.receivers_running:
             # traces rooted here; not an ambient trace (a CI plugin's session span)
             # that later tests' spans share

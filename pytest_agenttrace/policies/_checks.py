@@ -34,6 +34,7 @@ class PolicyChecks:
     if TYPE_CHECKING:
         options: AgentTraceOptions
         _started: list[ReadableSpan]
+        _open_at_stop: bool
 
         @property
         def forest(self) -> SpanForest: ...
@@ -306,9 +307,7 @@ class PolicyChecks:
         options = self.options
         # the forest is built only if a policy reads it: most tests switch none on
         problems: list[str] = []
-        if options.unfinished_spans != "ignore" and any(
-            span.end_time is None for span in list(self._started)
-        ):
+        if options.unfinished_spans != "ignore" and self._open_at_stop:
             found = _timing.unfinished_problems(self.unfinished, setting=options.unfinished_spans)
             if options.unfinished_spans == "fail":
                 problems += found

@@ -64,6 +64,28 @@ def test_marker_beats_command_line_and_closest_marker_wins(pytester: pytest.Pyte
     result.stdout.no_fnmatch_line("*Captured agenttrace*")
 
 
+@pytest.mark.parametrize(
+    "where",
+    [
+        # a fixture set up before agenttrace marks its test
+        "@pytest.fixture\ndef marks(request):\n"
+        "    request.applymarker(pytest.mark.agenttrace(report='never'))\n",
+        # a conftest hook marks tests after the plugin's own collection hook ran
+        "@pytest.hookimpl(trylast=True)\ndef pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        item.add_marker(pytest.mark.agenttrace(report='never'))\n"
+        "@pytest.fixture\ndef marks():\n    pass\n",
+    ],
+    ids=["fixture", "late-collection-hook"],
+)
+def test_a_marker_added_after_collection_applies(pytester: pytest.Pytester, where: str) -> None:
+    pytester.makeconftest("import pytest\n" + where)
+    pytester.makepyfile(FAILING_TEST.replace("(agenttrace)", "(marks, agenttrace)"))
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.no_fnmatch_line("*Captured agenttrace*")
+
+
 def test_report_always_shows_passing_tests_traces(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         dedent(
