@@ -26,6 +26,7 @@ from ._hops import (
     orphan_bullet,
     short_id,
 )
+from ._late import cancel_deferred, when_propagate_imported
 from ._spy import Origin, PropagatorSpy, install_spy, uninstall_spy
 
 if TYPE_CHECKING:
@@ -77,9 +78,13 @@ class PropagationChecks:
         self._test_thread: int | None = threading.get_ident()
         self._context_recorder = _ContextErrorRecorder()
         self._otel_log_listeners.append(self._context_recorder)
+        when_propagate_imported(self._install_spy)
+
+    def _install_spy(self) -> None:
         self._spy, self._previous_propagator = install_spy()
 
     def _stop_propagation_checks(self) -> None:
+        cancel_deferred()
         if self._spy is not None and self._previous_propagator is not None:
             uninstall_spy(self._spy, self._previous_propagator)
 

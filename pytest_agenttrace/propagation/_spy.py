@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.propagators import textmap
 
@@ -342,7 +342,13 @@ class PropagatorSpy(textmap.TextMapPropagator):
 
 
 def install_spy() -> tuple[PropagatorSpy, textmap.TextMapPropagator]:
-    """Wrap the global propagator; returns the spy and what to restore."""
+    """Wrap the global propagator; returns the spy and what to restore.
+
+    Called once the propagate API is imported (`_late`): importing it here first
+    would cost suites that never propagate.
+    """
+    from opentelemetry import propagate
+
     previous = propagate.get_global_textmap()
     spy = PropagatorSpy(previous)
     propagate.set_global_textmap(spy)
@@ -355,6 +361,8 @@ def uninstall_spy(spy: PropagatorSpy, previous: textmap.TextMapPropagator) -> No
     If the test set its own propagator after ours, that one stays: replacing it
     with the pre-test one would lose the user's choice.
     """
+    from opentelemetry import propagate
+
     spy.recording = False
     if propagate.get_global_textmap() is spy:
         propagate.set_global_textmap(previous)

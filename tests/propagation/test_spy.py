@@ -363,3 +363,72 @@ def test_an_integer_traceparent_is_called_an_int(agenttrace):
     agent_redis.unwrap({"payload": 1, "trace_context": {"traceparent": 123}})
     (call,) = agenttrace.propagator_spy.extracts
     assert call.defect == "traceparent malformed: 123 is an int, not a str"
+
+
+def test_spy_installs_when_the_code_under_test_first_imports_propagate(
+    pytester: pytest.Pytester,
+) -> None:
+    # A fresh interpreter where nothing imported opentelemetry.propagate before the
+    # test: the capture starts with nothing to wrap, and the spy must still see the
+    # inject and the malformed extract made through a module imported mid-test.
+    pytester.makepyfile(
+        dedent(
+            """
+            import sys
+            from opentelemetry import trace
+
+            def test_imports_propagate_lazily(agenttrace):
+                assert "opentelemetry.propagate" not in sys.modules  # the case under test
+                from opentelemetry import propagate
+
+                with trace.get_tracer("t").start_as_current_span("publish"):
+                    propagate.inject({})
+                propagate.extract({"traceparent": "00-abc"})
+                assert len(agenttrace.propagator_spy.injects) == 1
+                (bad,) = agenttrace.propagator_spy.extracts
+                assert bad.defect is not None
+                # the module keeps its own loader, as if imported without the spy
+                assert type(propagate.__loader__).__name__ == "SourceFileLoader"
+
+            def test_next_test_wraps_and_restores_as_usual(agenttrace):
+                from opentelemetry import propagate
+
+                assert propagate.get_global_textmap() is agenttrace.propagator_spy
+            """
+        )
+    )
+    pytester.makeconftest(
+        dedent(
+            """
+            def pytest_sessionfinish(session):
+                from opentelemetry import propagate
+
+                # no spy left behind once the tests are done
+                assert type(propagate.get_global_textmap()).__name__ != "PropagatorSpy"
+            """
+        )
+    )
+    # the CI tracing plugins of the test extra import the propagate API when they load
+    plugins_off = ("-p", "no:randomly", "-p", "no:pytest_opentelemetry", "-p", "no:logfire")
+    result = pytester.runpytest_subprocess(*plugins_off)
+    result.assert_outcomes(passed=2)
+
+
+def test_a_finished_capture_installs_no_spy_on_a_later_import(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        dedent(
+            """
+            import sys
+
+            def test_captures_without_propagating(agenttrace):
+                assert "opentelemetry.propagate" not in sys.modules
+
+            def test_imports_propagate_after_the_capture_ended():
+                from opentelemetry import propagate
+
+                assert type(propagate.get_global_textmap()).__name__ != "PropagatorSpy"
+            """
+        )
+    )
+    plugins_off = ("-p", "no:randomly", "-p", "no:pytest_opentelemetry", "-p", "no:logfire")
+    pytester.runpytest_subprocess(*plugins_off).assert_outcomes(passed=2)
