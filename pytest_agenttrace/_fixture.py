@@ -143,8 +143,8 @@ def start_capture(options: AgentTraceOptions) -> AgentTrace:
             ),
             stacklevel=3,
         )
-    stray = list(INSTALLATION.router.stray)
-    INSTALLATION.router.stray.clear()
+    stray = INSTALLATION.router.stray
     capture = AgentTrace(_stray=stray)
+    stray.clear()
     capture._start(options)
     return capture

@@ -64,12 +64,14 @@ class Capture(SpanQueries):
         self._began_ns = time.time_ns()
         self._home = raw_origin()
         self._home_ident = threading.get_ident()
-        self._receiver_problems += router.pending_problems
-        router.pending_problems.clear()
+        if router.pending_problems:  # each guard here spares every test a call
+            self._receiver_problems += router.pending_problems
+            router.pending_problems.clear()
         # Parents that are not orphans though never captured: spans open since
         # before the test (a fixture's or a CI plugin's span around it).
         self._ambient_parents = set(router.open_outside)
-        self._ambient_parents.update(router.ambient_recent)
+        if router.ambient_recent:
+            self._ambient_parents.update(router.ambient_recent)
         current = trace.get_current_span().get_span_context()
         if current.is_valid and not current.is_remote:
             self._ambient_parents.add((current.trace_id, current.span_id))
@@ -92,7 +94,8 @@ class Capture(SpanQueries):
             # that later tests' spans share
             rooted = {s.context.trace_id for s in started if s.context and s.parent is None}
             router.finish_traces(rooted)
-        if any(_PROVIDER_OVERRIDE in r.getMessage() for r in self._otel_log_records):
+        records = self._otel_log_records
+        if records and any(_PROVIDER_OVERRIDE in r.getMessage() for r in records):
             warnings.warn(
                 AgentTraceWarning(
                     "The code under test called trace.set_tracer_provider() during the "

@@ -32,6 +32,14 @@ if TYPE_CHECKING:
 RawOrigin = tuple[threading.Thread, "asyncio.Task[Any] | None"]
 
 
+# bound once: looked up at every span start
+_running_loop, _current_task, _thread_ident = (
+    asyncio._get_running_loop,
+    asyncio.current_task,
+    threading.get_ident,
+)
+
+
 def raw_origin() -> RawOrigin:
     """The thread and asyncio task we are in, as cheaply as possible (every span start)."""
     loop = asyncio._get_running_loop()  # checks for a loop without raising
@@ -113,9 +121,9 @@ class SpanRouter(SpanProcessor):
             # it. Most spans start where the test runs: only the others are noted.
             # Compared as the thread's ident (C calls only): the Thread object is
             # looked up only for the few spans that start elsewhere.
-            loop = asyncio._get_running_loop()
-            task = asyncio.current_task(loop) if loop is not None else None
-            if threading.get_ident() != capture._home_ident or task is not capture._home[1]:
+            loop = _running_loop()
+            task = _current_task(loop) if loop is not None else None
+            if _thread_ident() != capture._home_ident or task is not capture._home[1]:
                 capture._origins[id(span)] = (threading.current_thread(), task)
         elif len(self.open_outside) < _OPEN_OUTSIDE_LIMIT:
             self.open_outside.add(span_key(span))
