@@ -121,32 +121,36 @@ class Analysis:
             if call.extracted is not None
         }
         self.ambient_parents = set(ambient_parents)
-        # Indexes for extract_before(): extract() calls per thread/task, and span
-        # starts in the threads/tasks that called extract() (no others are looked up).
+        # Index for extract_before(): extract() calls per thread/task, in time order.
         self._extracts_by_origin: dict[Origin, tuple[list[int], list[ExtractCall]]] = {}
         for call in sorted(self.extracts, key=lambda call: call.time_ns):
             times, calls = self._extracts_by_origin.setdefault(call.origin, ([], []))
             times.append(call.time_ns)
             calls.append(call)
-        self._starts_by_origin: dict[Origin, list[int]] = {}
-        if self._extracts_by_origin:
-            for origin, start in zip(self._span_origins, self._span_starts, strict=True):
-                if origin in self._extracts_by_origin:
-                    self._starts_by_origin.setdefault(origin, []).append(start)
-
-    # Each span's origin, start and end, aligned with forest.spans (in start order):
-    # the passes over every span read these, not the spans' properties.
-    @functools.cached_property
-    def _span_origins(self) -> list[Origin | None]:
-        return [self.origin(span) for span in self.forest.spans]
 
     @functools.cached_property
-    def _span_starts(self) -> list[int]:
-        return [span.start_time for span in self.forest.spans]
+    def _by_origin(self) -> dict[Origin, tuple[list[int], list[int]]]:
+        """Per thread/task, its spans' positions in forest.spans and their starts, in
+        start order (so in the order the threads/tasks first started a span).
 
-    @functools.cached_property
-    def _span_ends(self) -> list[int | None]:
-        return [span.end_time for span in self.forest.spans]
+        One pass over the spans for the sweeps, first starts and extract_before():
+        at 100,000 spans each pass is bound by memory, not by its few steps per span.
+        Spans without an origin (received ones) are left out: no sweep reads them.
+        """
+        groups: dict[Origin, tuple[list[int], list[int]]] = {}
+        last: Origin | None = None
+        positions: list[int] = []
+        starts: list[int] = []
+        for position, span in enumerate(self.forest.spans):
+            origin = self.origin(span)
+            if origin is None:
+                continue
+            if origin is not last:  # spans run in a row: one lookup per run
+                last = origin
+                positions, starts = groups.setdefault(origin, ([], []))
+            positions.append(position)
+            starts.append(span.readable.start_time or 0)  # span.start_time, unwrapped
+        return groups
 
     # -- basic facts --------------------------------------------------------------
     def origin(self, span: CapturedSpan) -> Origin | None:
@@ -292,10 +296,9 @@ class Analysis:
             return False
         if self._first_start is None:
             self._first_start = {}
-            # in start order: the first one stays
-            for other, start in zip(self._span_origins, self._span_starts, strict=True):
-                if other is not None:
-                    self._first_start.setdefault(other.thread_id, start)
+            # in the order the threads/tasks first started a span: the first one stays
+            for other, (_, starts) in self._by_origin.items():
+                self._first_start.setdefault(other.thread_id, starts[0])
         first = self._first_start.get(origin.thread_id)
         return first is not None and first < enclosing.start_time
 
@@ -382,7 +385,7 @@ class Analysis:
         origin = self.origin(span)
         if origin is None or origin not in self._extracts_by_origin:
             return None
-        starts = self._starts_by_origin.get(origin, [])
+        starts = self._by_origin[origin][1] if origin in self._by_origin else []
         index = bisect.bisect_left(starts, span.start_time)
         previous_start = starts[index - 1] if index > 0 else 0
         times, calls = self._extracts_by_origin[origin]
@@ -400,7 +403,7 @@ class Analysis:
         return found.get(id(root))
 
     def _sweep(self, test_thread_only: bool) -> dict[int, CapturedSpan | None]:
-        """enclosing_span for every root at once, in one pass over the spans.
+        """enclosing_span for every root at once, in one pass over the roots.
 
         Per thread/task a heap of the spans started so far, latest start on top;
         as the roots' start times only grow, a span found ended is dropped for good.
@@ -408,7 +411,7 @@ class Analysis:
         whose own roots are all there is (a pool losing context per job) never pays.
         """
         wanted = []
-        for root in self.forest.roots:
+        for root in self.forest.roots:  # in start order, as the sweep needs them
             origin = self.origin(root)
             if origin is None:
                 continue
@@ -417,43 +420,40 @@ class Analysis:
             ):
                 continue
             wanted.append((root, origin))
-        wanted.sort(key=lambda pair: pair[0].start_time)
-        spans, origins, starts = self.forest.spans, self._span_origins, self._span_starts
-        ends = self._span_ends
-        # the positions of the spans the heaps take, in start order
-        pushed = [
-            position
-            for position, other in enumerate(origins)
-            if other is not None and (not test_thread_only or other.thread_id == self.test_thread)
+        # in the order they first started a span, as they become readable
+        groups = [
+            (other, positions, starts)
+            for other, (positions, starts) in self._by_origin.items()
+            if not test_thread_only or other.thread_id == self.test_thread
         ]
-        # (-start, position), latest on top, and the positions started since the heap
-        # was last read; `pushed` holds no span without an origin
-        heaps: dict[Origin | None, tuple[list[tuple[int, int]], list[int]]] = {}
+        spans = self.forest.spans
+        # per group: (-start, position), latest on top, and how many of its spans
+        # joined the heap
+        heaps: list[list[tuple[int, int]]] = [[] for _ in groups]
+        joined = [0] * len(groups)
+        started = 0  # the groups whose first span started by the current root
         result: dict[int, CapturedSpan | None] = {}
-        next_push = 0
-        filling: tuple[Origin | None, list[int]] = (None, [])  # spans run in a row
         for root, origin in wanted:
             moment = root.start_time
-            while next_push < len(pushed) and starts[pushed[next_push]] <= moment:
-                position = pushed[next_push]
-                if origins[position] is not filling[0]:
-                    filling = (origins[position], heaps.setdefault(origins[position], ([], []))[1])
-                filling[1].append(position)
-                next_push += 1
+            while started < len(groups) and groups[started][2][0] <= moment:
+                started += 1
             best: CapturedSpan | None = None
-            for other, (heap, waiting) in heaps.items():
+            for index in range(started):
+                other, positions, starts = groups[index]
                 if other == origin:
                     continue
-                for position in waiting:
-                    heapq.heappush(heap, (-starts[position], position))
-                waiting.clear()
-                while heap and (end := ends[heap[0][1]]) is not None and end < moment:
+                heap, count = heaps[index], joined[index]
+                while count < len(starts) and starts[count] <= moment:
+                    heapq.heappush(heap, (-starts[count], positions[count]))
+                    count += 1
+                joined[index] = count
+                while heap and (end := spans[heap[0][1]].end_time) is not None and end < moment:
                     heapq.heappop(heap)
                 top = spans[heap[0][1]] if heap else None
                 candidate = (
                     top
                     if top is None or top.trace_id != root.trace_id
-                    else _open_at(heap, spans, ends, moment, root.trace_id)
+                    else _open_at(heap, spans, moment, root.trace_id)
                 )
                 if candidate is not None and (
                     best is None or candidate.start_time > best.start_time
@@ -521,7 +521,6 @@ class Analysis:
 def _open_at(
     heap: list[tuple[int, int]],
     spans: Sequence[CapturedSpan],
-    ends: Sequence[int | None],
     moment: int,
     trace_id: int,
 ) -> CapturedSpan | None:
@@ -530,8 +529,8 @@ def _open_at(
     to the root's own trace)."""
     first: tuple[int, int] | None = None
     for key in heap:
-        end = ends[key[1]]
-        if (end is None or end >= moment) and spans[key[1]].trace_id != trace_id:
+        span = spans[key[1]]
+        if (span.end_time is None or span.end_time >= moment) and span.trace_id != trace_id:
             first = key if first is None else min(first, key)
     return None if first is None else spans[first[1]]
 
