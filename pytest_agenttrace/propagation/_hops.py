@@ -13,7 +13,7 @@ import bisect
 import dataclasses
 import functools
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.trace import SpanKind
@@ -129,28 +129,8 @@ class Analysis:
             calls.append(call)
 
     @functools.cached_property
-    def _by_origin(self) -> dict[Origin, tuple[list[int], list[int]]]:
-        """Per thread/task, its spans' positions in forest.spans and their starts, in
-        start order (so in the order the threads/tasks first started a span).
-
-        One pass over the spans for the sweeps, first starts and extract_before():
-        at 100,000 spans each pass is bound by memory, not by its few steps per span.
-        Spans without an origin (received ones) are left out: no sweep reads them.
-        """
-        groups: dict[Origin, tuple[list[int], list[int]]] = {}
-        last: Origin | None = None
-        positions: list[int] = []
-        starts: list[int] = []
-        for position, span in enumerate(self.forest.spans):
-            origin = self.origin(span)
-            if origin is None:
-                continue
-            if origin is not last:  # spans run in a row: one lookup per run
-                last = origin
-                positions, starts = groups.setdefault(origin, ([], []))
-            positions.append(position)
-            starts.append(span.readable.start_time or 0)  # span.start_time, unwrapped
-        return groups
+    def _threads(self) -> _ThreadIndex:
+        return _ThreadIndex(self.forest, self.origin)
 
     # -- basic facts --------------------------------------------------------------
     def origin(self, span: CapturedSpan) -> Origin | None:
@@ -297,7 +277,8 @@ class Analysis:
         if self._first_start is None:
             self._first_start = {}
             # in the order the threads/tasks first started a span: the first one stays
-            for other, (_, starts) in self._by_origin.items():
+            threads = self._threads
+            for other, starts in zip(threads.origins, threads.starts, strict=True):
                 self._first_start.setdefault(other.thread_id, starts[0])
         first = self._first_start.get(origin.thread_id)
         return first is not None and first < enclosing.start_time
@@ -385,7 +366,8 @@ class Analysis:
         origin = self.origin(span)
         if origin is None or origin not in self._extracts_by_origin:
             return None
-        starts = self._by_origin[origin][1] if origin in self._by_origin else []
+        group = self._threads.group.get(origin)
+        starts = self._threads.starts[group] if group is not None else []
         index = bisect.bisect_left(starts, span.start_time)
         previous_start = starts[index - 1] if index > 0 else 0
         times, calls = self._extracts_by_origin[origin]
@@ -409,57 +391,54 @@ class Analysis:
         as the roots' start times only grow, a span found ended is dropped for good.
         A span joins its heap when a root of another thread/task reads it: a worker
         whose own roots are all there is (a pool losing context per job) never pays.
+        The roots' origins and starts come from the index, and traces are compared as
+        objects (one per trace id): a root's own span data is not read again.
         """
-        wanted = []
-        for root in self.forest.roots:  # in start order, as the sweep needs them
-            origin = self.origin(root)
-            if origin is None:
-                continue
-            if test_thread_only and (
-                self.test_thread is None or origin.thread_id == self.test_thread
-            ):
-                continue
-            wanted.append((root, origin))
-        # in the order they first started a span, as they become readable
-        groups = [
-            (other, positions, starts)
-            for other, (positions, starts) in self._by_origin.items()
-            if not test_thread_only or other.thread_id == self.test_thread
+        threads, test_thread = self._threads, self.test_thread
+        # the groups whose spans can enclose, in the order they first started a span
+        readable = [
+            group
+            for group, other in enumerate(threads.origins)
+            if not test_thread_only or other.thread_id == test_thread
         ]
         spans = self.forest.spans
-        # per group: (-start, position), latest on top, and how many of its spans
-        # joined the heap
-        heaps: list[list[tuple[int, int]]] = [[] for _ in groups]
-        joined = [0] * len(groups)
-        started = 0  # the groups whose first span started by the current root
+        # per readable group: (-start, position), latest on top, and how many of its
+        # spans joined the heap
+        heaps: list[list[tuple[int, int]]] = [[] for _ in readable]
+        joined = [0] * len(readable)
+        started = 0  # the readable groups whose first span started by the current root
         result: dict[int, CapturedSpan | None] = {}
-        for root, origin in wanted:
-            moment = root.start_time
-            while started < len(groups) and groups[started][2][0] <= moment:
+        roots = zip(self.forest.roots, threads.root_groups, threads.root_starts, strict=True)
+        for root, own, moment in roots:
+            if own < 0:
+                continue  # no origin: no thread to compare
+            if test_thread_only and (
+                test_thread is None or threads.origins[own].thread_id == test_thread
+            ):
+                continue
+            while started < len(readable) and threads.starts[readable[started]][0] <= moment:
                 started += 1
-            best: CapturedSpan | None = None
-            for index in range(started):
-                other, positions, starts = groups[index]
-                if other == origin:
+            best: tuple[int, int] | None = None  # the heap key of the latest started
+            for slot in range(started):
+                group = readable[slot]
+                if group == own:
                     continue
-                heap, count = heaps[index], joined[index]
+                positions, starts = threads.positions[group], threads.starts[group]
+                heap, count = heaps[slot], joined[slot]
                 while count < len(starts) and starts[count] <= moment:
                     heapq.heappush(heap, (-starts[count], positions[count]))
                     count += 1
-                joined[index] = count
+                joined[slot] = count
                 while heap and (end := spans[heap[0][1]].end_time) is not None and end < moment:
                     heapq.heappop(heap)
-                top = spans[heap[0][1]] if heap else None
-                candidate = (
-                    top
-                    if top is None or top.trace_id != root.trace_id
-                    else _open_at(heap, spans, moment, root.trace_id)
-                )
-                if candidate is not None and (
-                    best is None or candidate.start_time > best.start_time
-                ):
+                if not heap:
+                    continue
+                candidate: tuple[int, int] | None = heap[0]
+                if spans[heap[0][1]].trace is root.trace:
+                    candidate = _open_at(heap, spans, moment, root.trace)
+                if candidate is not None and (best is None or candidate[0] < best[0]):
                     best = candidate
-            result[id(root)] = best
+            result[id(root)] = None if best is None else spans[best[1]]
         return result
 
     def likely_sender(self, consumer: CapturedSpan) -> CapturedSpan | None:
@@ -522,17 +501,60 @@ def _open_at(
     heap: list[tuple[int, int]],
     spans: Sequence[CapturedSpan],
     moment: int,
-    trace_id: int,
-) -> CapturedSpan | None:
-    """The heap's first span in its order (latest start, then earliest in the forest)
-    open at `moment` and not of `trace_id` (the rare case where the heap's top belongs
-    to the root's own trace)."""
+    trace: Trace,
+) -> tuple[int, int] | None:
+    """The key of the heap's first span in its order (latest start, then earliest in
+    the forest) open at `moment` and not of `trace` (the rare case where the heap's
+    top belongs to the root's own trace)."""
     first: tuple[int, int] | None = None
     for key in heap:
         span = spans[key[1]]
-        if (span.end_time is None or span.end_time >= moment) and span.trace_id != trace_id:
+        if (span.end_time is None or span.end_time >= moment) and span.trace is not trace:
             first = key if first is None else min(first, key)
-    return None if first is None else spans[first[1]]
+    return first
+
+
+class _ThreadIndex:
+    """A forest's spans by the thread/task they started in, in one pass over the spans.
+
+    For the sweeps, first starts and extract_before(): at 100,000 spans each pass
+    over all spans is bound by memory, not by its few steps per span. Spans without
+    an origin (received ones) are in no group: no sweep reads them.
+    """
+
+    def __init__(
+        self, forest: SpanForest, origin_of: Callable[[CapturedSpan], Origin | None]
+    ) -> None:
+        self.origins: list[Origin] = []  # in the order they first started a span
+        self.group: dict[Origin, int] = {}  # origin -> its index in `origins`
+        # per group, its spans' positions in forest.spans and starts, in start order
+        self.positions: list[list[int]] = []
+        self.starts: list[list[int]] = []
+        # per forest root (in forest.roots order): its group (-1: none) and start
+        self.root_groups: list[int] = []
+        self.root_starts: list[int] = []
+        last: Origin | None = None
+        group = -1
+        for position, span in enumerate(forest.spans):
+            origin = origin_of(span)
+            start = span.readable.start_time or 0  # span.start_time, unwrapped
+            if origin is None:
+                group = -1
+            else:
+                if origin is not last:  # spans run in a row: one lookup per run
+                    found = self.group.get(origin)
+                    if found is None:
+                        found = self.group[origin] = len(self.origins)
+                        self.origins.append(origin)
+                        self.positions.append([])
+                        self.starts.append([])
+                    group = found
+                self.positions[group].append(position)
+                self.starts[group].append(start)
+            last = origin
+            if span.parent is None:
+                self.root_groups.append(group)
+                self.root_starts.append(start)
 
 
 def _destination(span: CapturedSpan) -> Any:
