@@ -363,6 +363,8 @@ class Analysis:
     # -- helpers for diagnosis ------------------------------------------------------------
     def extract_before(self, span: CapturedSpan) -> ExtractCall | None:
         """The extract() in the span's thread/task since the previous span started there."""
+        if not self._extracts_by_origin:
+            return None  # no extract() at all: the span's origin is not looked up
         origin = self.origin(span)
         if origin is None or origin not in self._extracts_by_origin:
             return None
@@ -535,26 +537,33 @@ class _ThreadIndex:
         self.root_starts: list[int] = []
         last: Origin | None = None
         group = -1
+        positions: list[int] = []
+        starts: list[int] = []
+        root_groups, root_starts = self.root_groups, self.root_starts
         for position, span in enumerate(forest.spans):
             origin = origin_of(span)
             start = span.readable.start_time or 0  # span.start_time, unwrapped
-            if origin is None:
-                group = -1
-            else:
-                if origin is not last:  # spans run in a row: one lookup per run
-                    found = self.group.get(origin)
-                    if found is None:
-                        found = self.group[origin] = len(self.origins)
-                        self.origins.append(origin)
-                        self.positions.append([])
-                        self.starts.append([])
-                    group = found
-                self.positions[group].append(position)
-                self.starts[group].append(start)
-            last = origin
+            if origin is not last:  # spans run in a row: one lookup per run
+                last = origin
+                group = -1 if origin is None else self._join(origin)
+                if group >= 0:
+                    positions, starts = self.positions[group], self.starts[group]
+            if group >= 0:
+                positions.append(position)
+                starts.append(start)
             if span.parent is None:
-                self.root_groups.append(group)
-                self.root_starts.append(start)
+                root_groups.append(group)
+                root_starts.append(start)
+
+    def _join(self, origin: Origin) -> int:
+        """The group of `origin`, a new one for its first span."""
+        group = self.group.get(origin)
+        if group is None:
+            group = self.group[origin] = len(self.origins)
+            self.origins.append(origin)
+            self.positions.append([])
+            self.starts.append([])
+        return group
 
 
 def _destination(span: CapturedSpan) -> Any:
