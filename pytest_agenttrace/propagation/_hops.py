@@ -130,11 +130,14 @@ class Analysis:
 
     @functools.cached_property
     def _threads(self) -> _ThreadIndex:
-        return _ThreadIndex(self.forest, self.origin)
+        return _ThreadIndex(self.forest, self.origins, self._resolve)
 
     # -- basic facts --------------------------------------------------------------
     def origin(self, span: CapturedSpan) -> Origin | None:
-        raw = self.origins.get(id(span.readable))
+        return self._resolve(self.origins.get(id(span.readable)), span)
+
+    def _resolve(self, raw: RawOrigin | None, span: CapturedSpan) -> Origin | None:
+        """The origin of `span`, whose noted thread and task are `raw`."""
         if raw is None:
             return None if span.received else self.home
         # equal raw pairs are the same thread and task (both compare by identity)
@@ -525,7 +528,10 @@ class _ThreadIndex:
     """
 
     def __init__(
-        self, forest: SpanForest, origin_of: Callable[[CapturedSpan], Origin | None]
+        self,
+        forest: SpanForest,
+        raw_origins: Mapping[int, RawOrigin],
+        resolve: Callable[[RawOrigin | None, CapturedSpan], Origin | None],
     ) -> None:
         self.origins: list[Origin] = []  # in the order they first started a span
         self.group: dict[Origin, int] = {}  # origin -> its index in `origins`
@@ -536,13 +542,26 @@ class _ThreadIndex:
         self.root_groups: list[int] = []
         self.root_starts: list[int] = []
         last: Origin | None = None
+        last_raw: RawOrigin | None = None
         group = -1
         positions: list[int] = []
         starts: list[int] = []
         root_groups, root_starts = self.root_groups, self.root_starts
         for position, span in enumerate(forest.spans):
-            origin = origin_of(span)
-            start = span.readable.start_time or 0  # span.start_time, unwrapped
+            readable = span.readable
+            raw = raw_origins.get(id(readable))
+            # the same thread and task objects as the span before: the same origin
+            # (Analysis.origin), resolved once per run of a worker's spans
+            same_run = (
+                raw is not None
+                and last_raw is not None
+                and raw[0] is last_raw[0]
+                and raw[1] is last_raw[1]
+            )
+            if not same_run:
+                origin = resolve(raw, span)
+            last_raw = raw
+            start = readable.start_time or 0  # span.start_time, unwrapped
             if origin is not last:  # spans run in a row: one lookup per run
                 last = origin
                 group = -1 if origin is None else self._join(origin)
