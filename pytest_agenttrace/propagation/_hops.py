@@ -281,8 +281,9 @@ class Analysis:
             self._first_start = {}
             # in the order the threads/tasks first started a span: the first one stays
             threads = self._threads
-            for other, starts in zip(threads.origins, threads.starts, strict=True):
-                self._first_start.setdefault(other.thread_id, starts[0])
+            for group, other in enumerate(threads.origins):
+                if other.thread_id not in self._first_start:
+                    self._first_start[other.thread_id] = threads.first_start(group)
         first = self._first_start.get(origin.thread_id)
         return first is not None and first < enclosing.start_time
 
@@ -372,7 +373,7 @@ class Analysis:
         if origin is None or origin not in self._extracts_by_origin:
             return None
         group = self._threads.group.get(origin)
-        starts = self._threads.starts[group] if group is not None else []
+        starts = self._threads.starts(group) if group is not None else []
         index = bisect.bisect_left(starts, span.start_time)
         previous_start = starts[index - 1] if index > 0 else 0
         times, calls = self._extracts_by_origin[origin]
@@ -411,6 +412,7 @@ class Analysis:
         # spans joined the heap
         heaps: list[list[tuple[int, int]]] = [[] for _ in readable]
         joined = [0] * len(readable)
+        firsts = [threads.first_start(group) for group in readable]
         started = 0  # the readable groups whose first span started by the current root
         result: dict[int, CapturedSpan | None] = {}
         roots = zip(self.forest.roots, threads.root_groups, threads.root_starts, strict=True)
@@ -421,17 +423,20 @@ class Analysis:
                 test_thread is None or threads.origins[own].thread_id == test_thread
             ):
                 continue
-            while started < len(readable) and threads.starts[readable[started]][0] <= moment:
+            while started < len(readable) and firsts[started] <= moment:
                 started += 1
             best: tuple[int, int] | None = None  # the heap key of the latest started
             for slot in range(started):
                 group = readable[slot]
                 if group == own:
                     continue
-                positions, starts = threads.positions[group], threads.starts[group]
+                positions = threads.positions[group]
                 heap, count = heaps[slot], joined[slot]
-                while count < len(starts) and starts[count] <= moment:
-                    heapq.heappush(heap, (-starts[count], positions[count]))
+                while count < len(positions):
+                    start = spans[positions[count]].start_time
+                    if start > moment:
+                        break
+                    heapq.heappush(heap, (-start, positions[count]))
                     count += 1
                 joined[slot] = count
                 while heap and (end := spans[heap[0][1]].end_time) is not None and end < moment:
@@ -522,8 +527,10 @@ def _open_at(
 class _ThreadIndex:
     """A forest's spans by the thread/task they started in, in one pass over the spans.
 
-    For the sweeps, first starts and extract_before(): at 100,000 spans each pass
-    over all spans is bound by memory, not by its few steps per span. Spans without
+    For the sweeps, first starts and extract_before(): at 100,000 spans a pass over
+    all spans is bound by memory, not by its few steps per span, so this one reads
+    no span's data but a root's start (and the origin noted by the span's id); the
+    other starts are read where a sweep or extract_before() needs them. Spans without
     an origin (received ones) are in no group: no sweep reads them.
     """
 
@@ -533,11 +540,12 @@ class _ThreadIndex:
         raw_origins: Mapping[int, RawOrigin],
         resolve: Callable[[RawOrigin | None, CapturedSpan], Origin | None],
     ) -> None:
+        self.spans = forest.spans
         self.origins: list[Origin] = []  # in the order they first started a span
         self.group: dict[Origin, int] = {}  # origin -> its index in `origins`
-        # per group, its spans' positions in forest.spans and starts, in start order
+        # per group, its spans' positions in forest.spans, in start order
         self.positions: list[list[int]] = []
-        self.starts: list[list[int]] = []
+        self._starts: dict[int, list[int]] = {}  # per group, once read
         # per forest root (in forest.roots order): its group (-1: none) and start
         self.root_groups: list[int] = []
         self.root_starts: list[int] = []
@@ -545,11 +553,9 @@ class _ThreadIndex:
         last_raw: RawOrigin | None = None
         group = -1
         positions: list[int] = []
-        starts: list[int] = []
         root_groups, root_starts = self.root_groups, self.root_starts
         for position, span in enumerate(forest.spans):
-            readable = span.readable
-            raw = raw_origins.get(id(readable))
+            raw = raw_origins.get(id(span.readable))
             # the same thread and task objects as the span before: the same origin
             # (Analysis.origin), resolved once per run of a worker's spans
             same_run = (
@@ -561,18 +567,16 @@ class _ThreadIndex:
             if not same_run:
                 origin = resolve(raw, span)
             last_raw = raw
-            start = readable.start_time or 0  # span.start_time, unwrapped
             if origin is not last:  # spans run in a row: one lookup per run
                 last = origin
                 group = -1 if origin is None else self._join(origin)
                 if group >= 0:
-                    positions, starts = self.positions[group], self.starts[group]
+                    positions = self.positions[group]
             if group >= 0:
                 positions.append(position)
-                starts.append(start)
             if span.parent is None:
                 root_groups.append(group)
-                root_starts.append(start)
+                root_starts.append(span.start_time)
 
     def _join(self, origin: Origin) -> int:
         """The group of `origin`, a new one for its first span."""
@@ -581,8 +585,18 @@ class _ThreadIndex:
             group = self.group[origin] = len(self.origins)
             self.origins.append(origin)
             self.positions.append([])
-            self.starts.append([])
         return group
+
+    def first_start(self, group: int) -> int:
+        return self.spans[self.positions[group][0]].start_time
+
+    def starts(self, group: int) -> list[int]:
+        """The start of each span of `group`, in start order."""
+        found = self._starts.get(group)
+        if found is None:
+            spans = self.spans
+            found = self._starts[group] = [spans[p].start_time for p in self.positions[group]]
+        return found
 
 
 def _destination(span: CapturedSpan) -> Any:
