@@ -402,18 +402,18 @@ class Analysis:
         """
         threads, test_thread = self._threads, self.test_thread
         # the groups whose spans can enclose, in the order they first started a span
-        readable = [
+        eligible = [
             group
             for group, other in enumerate(threads.origins)
             if not test_thread_only or other.thread_id == test_thread
         ]
         spans = self.forest.spans
-        # per readable group: (-start, position), latest on top, and how many of its
+        # per eligible group: (-start, position), latest on top, and how many of its
         # spans joined the heap
-        heaps: list[list[tuple[int, int]]] = [[] for _ in readable]
-        joined = [0] * len(readable)
-        firsts = [threads.first_start(group) for group in readable]
-        started = 0  # the readable groups whose first span started by the current root
+        heaps: list[list[tuple[int, int]]] = [[] for _ in eligible]
+        joined = [0] * len(eligible)
+        firsts = [threads.first_start(group) for group in eligible]
+        started = 0  # the eligible groups whose first span started by the current root
         result: dict[int, CapturedSpan | None] = {}
         roots = zip(self.forest.roots, threads.root_groups, threads.root_starts, strict=True)
         for root, own, moment in roots:
@@ -423,11 +423,11 @@ class Analysis:
                 test_thread is None or threads.origins[own].thread_id == test_thread
             ):
                 continue
-            while started < len(readable) and firsts[started] <= moment:
+            while started < len(eligible) and firsts[started] <= moment:
                 started += 1
             best: tuple[int, int] | None = None  # the heap key of the latest started
             for slot in range(started):
-                group = readable[slot]
+                group = eligible[slot]
                 if group == own:
                     continue
                 positions = threads.positions[group]
