@@ -13,7 +13,7 @@ import bisect
 import dataclasses
 import functools
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.trace import SpanKind
@@ -121,36 +121,23 @@ class Analysis:
             if call.extracted is not None
         }
         self.ambient_parents = set(ambient_parents)
-        # Indexes for extract_before(): extract() calls per thread/task, and span
-        # starts in the threads/tasks that called extract() (no others are looked up).
+        # Index for extract_before(): extract() calls per thread/task, in time order.
         self._extracts_by_origin: dict[Origin, tuple[list[int], list[ExtractCall]]] = {}
         for call in sorted(self.extracts, key=lambda call: call.time_ns):
             times, calls = self._extracts_by_origin.setdefault(call.origin, ([], []))
             times.append(call.time_ns)
             calls.append(call)
-        self._starts_by_origin: dict[Origin, list[int]] = {}
-        if self._extracts_by_origin:
-            for origin, start in zip(self._span_origins, self._span_starts, strict=True):
-                if origin in self._extracts_by_origin:
-                    self._starts_by_origin.setdefault(origin, []).append(start)
-
-    # Each span's origin, start and end, aligned with forest.spans (in start order):
-    # the passes over every span read these, not the spans' properties.
-    @functools.cached_property
-    def _span_origins(self) -> list[Origin | None]:
-        return [self.origin(span) for span in self.forest.spans]
 
     @functools.cached_property
-    def _span_starts(self) -> list[int]:
-        return [span.start_time for span in self.forest.spans]
-
-    @functools.cached_property
-    def _span_ends(self) -> list[int | None]:
-        return [span.end_time for span in self.forest.spans]
+    def _threads(self) -> _ThreadIndex:
+        return _ThreadIndex(self.forest, self.origins, self._resolve)
 
     # -- basic facts --------------------------------------------------------------
     def origin(self, span: CapturedSpan) -> Origin | None:
-        raw = self.origins.get(id(span.readable))
+        return self._resolve(self.origins.get(id(span.readable)), span)
+
+    def _resolve(self, raw: RawOrigin | None, span: CapturedSpan) -> Origin | None:
+        """The origin of `span`, whose noted thread and task are `raw`."""
         if raw is None:
             return None if span.received else self.home
         # equal raw pairs are the same thread and task (both compare by identity)
@@ -292,10 +279,11 @@ class Analysis:
             return False
         if self._first_start is None:
             self._first_start = {}
-            # in start order: the first one stays
-            for other, start in zip(self._span_origins, self._span_starts, strict=True):
-                if other is not None:
-                    self._first_start.setdefault(other.thread_id, start)
+            # in the order the threads/tasks first started a span: the first one stays
+            threads = self._threads
+            for group, other in enumerate(threads.origins):
+                if other.thread_id not in self._first_start:
+                    self._first_start[other.thread_id] = threads.first_start(group)
         first = self._first_start.get(origin.thread_id)
         return first is not None and first < enclosing.start_time
 
@@ -379,10 +367,13 @@ class Analysis:
     # -- helpers for diagnosis ------------------------------------------------------------
     def extract_before(self, span: CapturedSpan) -> ExtractCall | None:
         """The extract() in the span's thread/task since the previous span started there."""
+        if not self._extracts_by_origin:
+            return None  # no extract() at all: the span's origin is not looked up
         origin = self.origin(span)
         if origin is None or origin not in self._extracts_by_origin:
             return None
-        starts = self._starts_by_origin.get(origin, [])
+        group = self._threads.group.get(origin)
+        starts = self._threads.starts(group) if group is not None else []
         index = bisect.bisect_left(starts, span.start_time)
         previous_start = starts[index - 1] if index > 0 else 0
         times, calls = self._extracts_by_origin[origin]
@@ -400,66 +391,64 @@ class Analysis:
         return found.get(id(root))
 
     def _sweep(self, test_thread_only: bool) -> dict[int, CapturedSpan | None]:
-        """enclosing_span for every root at once, in one pass over the spans.
+        """enclosing_span for every root at once, in one pass over the roots.
 
         Per thread/task a heap of the spans started so far, latest start on top;
         as the roots' start times only grow, a span found ended is dropped for good.
         A span joins its heap when a root of another thread/task reads it: a worker
         whose own roots are all there is (a pool losing context per job) never pays.
+        The roots' origins and starts come from the index, and traces are compared as
+        objects (one per trace id): a root's own span data is not read again.
         """
-        wanted = []
-        for root in self.forest.roots:
-            origin = self.origin(root)
-            if origin is None:
-                continue
+        threads, test_thread = self._threads, self.test_thread
+        # the groups whose spans can enclose, in the order they first started a span
+        eligible = [
+            group
+            for group, other in enumerate(threads.origins)
+            if not test_thread_only or other.thread_id == test_thread
+        ]
+        spans = self.forest.spans
+        # per eligible group: (-start, position), latest on top, and how many of its
+        # spans joined the heap
+        heaps: list[list[tuple[int, int]]] = [[] for _ in eligible]
+        joined = [0] * len(eligible)
+        firsts = [threads.first_start(group) for group in eligible]
+        started = 0  # the eligible groups whose first span started by the current root
+        result: dict[int, CapturedSpan | None] = {}
+        roots = zip(self.forest.roots, threads.root_groups, threads.root_starts, strict=True)
+        for root, own, moment in roots:
+            if own < 0:
+                continue  # no origin: no thread to compare
             if test_thread_only and (
-                self.test_thread is None or origin.thread_id == self.test_thread
+                test_thread is None or threads.origins[own].thread_id == test_thread
             ):
                 continue
-            wanted.append((root, origin))
-        wanted.sort(key=lambda pair: pair[0].start_time)
-        spans, origins, starts = self.forest.spans, self._span_origins, self._span_starts
-        ends = self._span_ends
-        # the positions of the spans the heaps take, in start order
-        pushed = [
-            position
-            for position, other in enumerate(origins)
-            if other is not None and (not test_thread_only or other.thread_id == self.test_thread)
-        ]
-        # (-start, position), latest on top, and the positions started since the heap
-        # was last read; `pushed` holds no span without an origin
-        heaps: dict[Origin | None, tuple[list[tuple[int, int]], list[int]]] = {}
-        result: dict[int, CapturedSpan | None] = {}
-        next_push = 0
-        filling: tuple[Origin | None, list[int]] = (None, [])  # spans run in a row
-        for root, origin in wanted:
-            moment = root.start_time
-            while next_push < len(pushed) and starts[pushed[next_push]] <= moment:
-                position = pushed[next_push]
-                if origins[position] is not filling[0]:
-                    filling = (origins[position], heaps.setdefault(origins[position], ([], []))[1])
-                filling[1].append(position)
-                next_push += 1
-            best: CapturedSpan | None = None
-            for other, (heap, waiting) in heaps.items():
-                if other == origin:
+            while started < len(eligible) and firsts[started] <= moment:
+                started += 1
+            best: tuple[int, int] | None = None  # the heap key of the latest started
+            for slot in range(started):
+                group = eligible[slot]
+                if group == own:
                     continue
-                for position in waiting:
-                    heapq.heappush(heap, (-starts[position], position))
-                waiting.clear()
-                while heap and (end := ends[heap[0][1]]) is not None and end < moment:
+                positions = threads.positions[group]
+                heap, count = heaps[slot], joined[slot]
+                while count < len(positions):
+                    start = spans[positions[count]].start_time
+                    if start > moment:
+                        break
+                    heapq.heappush(heap, (-start, positions[count]))
+                    count += 1
+                joined[slot] = count
+                while heap and (end := spans[heap[0][1]].end_time) is not None and end < moment:
                     heapq.heappop(heap)
-                top = spans[heap[0][1]] if heap else None
-                candidate = (
-                    top
-                    if top is None or top.trace_id != root.trace_id
-                    else _open_at(heap, spans, ends, moment, root.trace_id)
-                )
-                if candidate is not None and (
-                    best is None or candidate.start_time > best.start_time
-                ):
+                if not heap:
+                    continue
+                candidate: tuple[int, int] | None = heap[0]
+                if spans[heap[0][1]].trace is root.trace:
+                    candidate = _open_at(heap, spans, moment, root.trace)
+                if candidate is not None and (best is None or candidate[0] < best[0]):
                     best = candidate
-            result[id(root)] = best
+            result[id(root)] = None if best is None else spans[best[1]]
         return result
 
     def likely_sender(self, consumer: CapturedSpan) -> CapturedSpan | None:
@@ -521,19 +510,93 @@ class Analysis:
 def _open_at(
     heap: list[tuple[int, int]],
     spans: Sequence[CapturedSpan],
-    ends: Sequence[int | None],
     moment: int,
-    trace_id: int,
-) -> CapturedSpan | None:
-    """The heap's first span in its order (latest start, then earliest in the forest)
-    open at `moment` and not of `trace_id` (the rare case where the heap's top belongs
-    to the root's own trace)."""
+    trace: Trace,
+) -> tuple[int, int] | None:
+    """The key of the heap's first span in its order (latest start, then earliest in
+    the forest) open at `moment` and not of `trace` (the rare case where the heap's
+    top belongs to the root's own trace)."""
     first: tuple[int, int] | None = None
     for key in heap:
-        end = ends[key[1]]
-        if (end is None or end >= moment) and spans[key[1]].trace_id != trace_id:
+        span = spans[key[1]]
+        if (span.end_time is None or span.end_time >= moment) and span.trace is not trace:
             first = key if first is None else min(first, key)
-    return None if first is None else spans[first[1]]
+    return first
+
+
+class _ThreadIndex:
+    """A forest's spans by the thread/task they started in, in one pass over the spans.
+
+    For the sweeps, first starts and extract_before(): at 100,000 spans a pass over
+    all spans is bound by memory, not by its few steps per span, so this one reads
+    no span's data but a root's start (and the origin noted by the span's id); the
+    other starts are read where a sweep or extract_before() needs them. Spans without
+    an origin (received ones) are in no group: no sweep reads them.
+    """
+
+    def __init__(
+        self,
+        forest: SpanForest,
+        raw_origins: Mapping[int, RawOrigin],
+        resolve: Callable[[RawOrigin | None, CapturedSpan], Origin | None],
+    ) -> None:
+        self.spans = forest.spans
+        self.origins: list[Origin] = []  # in the order they first started a span
+        self.group: dict[Origin, int] = {}  # origin -> its index in `origins`
+        # per group, its spans' positions in forest.spans, in start order
+        self.positions: list[list[int]] = []
+        self._starts: dict[int, list[int]] = {}  # per group, once read
+        # per forest root (in forest.roots order): its group (-1: none) and start
+        self.root_groups: list[int] = []
+        self.root_starts: list[int] = []
+        last: Origin | None = None
+        last_raw: RawOrigin | None = None
+        group = -1
+        positions: list[int] = []
+        root_groups, root_starts = self.root_groups, self.root_starts
+        for position, span in enumerate(forest.spans):
+            raw = raw_origins.get(id(span.readable))
+            # the same thread and task objects as the span before: the same origin
+            # (Analysis.origin), resolved once per run of a worker's spans
+            same_run = (
+                raw is not None
+                and last_raw is not None
+                and raw[0] is last_raw[0]
+                and raw[1] is last_raw[1]
+            )
+            if not same_run:
+                origin = resolve(raw, span)
+            last_raw = raw
+            if origin is not last:  # spans run in a row: one lookup per run
+                last = origin
+                group = -1 if origin is None else self._join(origin)
+                if group >= 0:
+                    positions = self.positions[group]
+            if group >= 0:
+                positions.append(position)
+            if span.parent is None:
+                root_groups.append(group)
+                root_starts.append(span.start_time)
+
+    def _join(self, origin: Origin) -> int:
+        """The group of `origin`, a new one for its first span."""
+        group = self.group.get(origin)
+        if group is None:
+            group = self.group[origin] = len(self.origins)
+            self.origins.append(origin)
+            self.positions.append([])
+        return group
+
+    def first_start(self, group: int) -> int:
+        return self.spans[self.positions[group][0]].start_time
+
+    def starts(self, group: int) -> list[int]:
+        """The start of each span of `group`, in start order."""
+        found = self._starts.get(group)
+        if found is None:
+            spans = self.spans
+            found = self._starts[group] = [spans[p].start_time for p in self.positions[group]]
+        return found
 
 
 def _destination(span: CapturedSpan) -> Any:
