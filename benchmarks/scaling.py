@@ -119,20 +119,28 @@ def child(shape: str, n: int) -> dict[str, float]:
     return rows
 
 
-def measure(sizes: tuple[int, int] = (10_000, 100_000)) -> list[tuple[str, str, float, float]]:
-    """(shape, operation, seconds at the larger size, growth exponent) rows."""
+def measure(
+    sizes: tuple[int, int] = (10_000, 100_000), rounds: int = 3
+) -> list[tuple[str, str, float, float]]:
+    """(shape, operation, seconds at the larger size, growth exponent) rows.
+
+    Best of `rounds` fresh processes per size, the sizes interleaved: a 10k
+    operation takes milliseconds, and one slow run of it moved an exponent by 0.1.
+    """
     results = []
     for shape in SHAPES:
-        times = []
-        for n in sizes:
-            done = subprocess.run(
-                [sys.executable, __file__, shape, str(n)],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=1800,
-            )
-            times.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        times: list[dict[str, float]] = [{}, {}]
+        for _ in range(rounds):
+            for best, n in zip(times, sizes, strict=True):
+                done = subprocess.run(
+                    [sys.executable, __file__, shape, str(n)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=1800,
+                )
+                for operation, seconds in json.loads(done.stdout.strip().splitlines()[-1]).items():
+                    best[operation] = min(best.get(operation, seconds), seconds)
         small, large = times
         for operation, seconds in large.items():
             ratio = seconds / max(small[operation], 1e-9)
