@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
 from opentelemetry import trace
@@ -11,7 +12,7 @@ from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.trace import ReadableSpan
 
-from .._errors import MAX_BULLETS, message, more_line, written_bullets
+from .._errors import MAX_BULLETS, AgentTraceWarning, message, more_line, written_bullets
 from ..capture._query import CapturedSpan, NamePattern, SpanForest, name_matches
 from ..capture._router import RawOrigin
 from ._hops import (
@@ -81,12 +82,24 @@ class PropagationChecks:
         when_propagate_imported(self._install_spy)
 
     def _install_spy(self) -> None:
-        self._spy, self._previous_propagator = install_spy()
+        self._spy, self._previous_propagator = install_spy(self._spy)
 
     def _stop_propagation_checks(self) -> None:
         cancel_deferred()
-        if self._spy is not None and self._previous_propagator is not None:
-            uninstall_spy(self._spy, self._previous_propagator)
+        spy, previous = self._spy, self._previous_propagator
+        if spy is None or previous is None or uninstall_spy(spy, previous):
+            return
+        if self.options.strict:  # its verdict rests on calls it could not see
+            warnings.warn(
+                AgentTraceWarning(
+                    "The test replaced the global propagator (set_global_textmap()), so "
+                    "the inject() and extract() calls made through its own propagator "
+                    "were not recorded, and strict mode's propagation checks cannot "
+                    "see them. Set the propagator before the test (conftest.py) to "
+                    "have them checked."
+                ),
+                stacklevel=1,
+            )
 
     def _clear_propagation_checks(self) -> None:
         if self._spy is not None:

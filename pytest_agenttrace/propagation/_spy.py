@@ -341,28 +341,37 @@ class PropagatorSpy(textmap.TextMapPropagator):
         self.extracts.clear()
 
 
-def install_spy() -> tuple[PropagatorSpy, textmap.TextMapPropagator]:
+def install_spy(
+    spy: PropagatorSpy | None = None,
+) -> tuple[PropagatorSpy, textmap.TextMapPropagator]:
     """Wrap the global propagator; returns the spy and what to restore.
 
     Called once the propagate API is imported (`_late`): importing it here first
-    would cost suites that never propagate.
+    would cost suites that never propagate. A `spy` the test already holds (handed
+    out before that import) is the one installed, so its reference keeps recording.
     """
     from opentelemetry import propagate
 
     previous = propagate.get_global_textmap()
-    spy = PropagatorSpy(previous)
+    if spy is None:
+        spy = PropagatorSpy(previous)
+    else:
+        spy.inner = previous
     propagate.set_global_textmap(spy)
     return spy, previous
 
 
-def uninstall_spy(spy: PropagatorSpy, previous: textmap.TextMapPropagator) -> None:
+def uninstall_spy(spy: PropagatorSpy, previous: textmap.TextMapPropagator) -> bool:
     """Put the user's propagator back, unless the code under test replaced ours.
 
     If the test set its own propagator after ours, that one stays: replacing it
-    with the pre-test one would lose the user's choice.
+    with the pre-test one would lose the user's choice. Returns False then: calls
+    through the test's propagator were not recorded.
     """
     from opentelemetry import propagate
 
     spy.recording = False
-    if propagate.get_global_textmap() is spy:
-        propagate.set_global_textmap(previous)
+    if propagate.get_global_textmap() is not spy:
+        return False
+    propagate.set_global_textmap(previous)
+    return True

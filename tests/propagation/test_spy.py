@@ -379,13 +379,15 @@ def test_spy_installs_when_the_code_under_test_first_imports_propagate(
 
             def test_imports_propagate_lazily(agenttrace):
                 assert "opentelemetry.propagate" not in sys.modules  # the case under test
+                held = agenttrace.propagator_spy  # taken before the import: still records
                 from opentelemetry import propagate
 
                 with trace.get_tracer("t").start_as_current_span("publish"):
                     propagate.inject({})
                 propagate.extract({"traceparent": "00-abc"})
-                assert len(agenttrace.propagator_spy.injects) == 1
-                (bad,) = agenttrace.propagator_spy.extracts
+                assert agenttrace.propagator_spy is held
+                assert len(held.injects) == 1
+                (bad,) = held.extracts
                 assert bad.defect is not None
                 # the module keeps its own loader, as if imported without the spy
                 assert type(propagate.__loader__).__name__ == "SourceFileLoader"
@@ -432,3 +434,39 @@ def test_a_finished_capture_installs_no_spy_on_a_later_import(pytester: pytest.P
     )
     plugins_off = ("-p", "no:randomly", "-p", "no:pytest_opentelemetry", "-p", "no:logfire")
     pytester.runpytest_subprocess(*plugins_off).assert_outcomes(passed=2)
+
+
+def test_strict_mode_warns_when_the_test_replaced_the_spied_propagator(
+    pytester: pytest.Pytester,
+) -> None:
+    # Calls through a propagator the test installs itself are not recorded: strict
+    # mode would pass the broken hop below without a word.
+    pytester.makepyfile(
+        dedent(
+            """
+            import pytest
+            from opentelemetry import propagate, trace
+            from opentelemetry.trace.propagation.tracecontext import (
+                TraceContextTextMapPropagator,
+            )
+
+            tracer = trace.get_tracer("t")
+
+            @pytest.mark.agenttrace(strict=True)
+            def test_own_propagator():
+                propagate.set_global_textmap(TraceContextTextMapPropagator())
+                with tracer.start_as_current_span("orchestrator"):
+                    carrier = {}
+                    propagate.inject(carrier)
+                propagate.extract(carrier)
+                with tracer.start_as_current_span("worker"):  # context not passed
+                    pass
+
+            def test_not_strict(agenttrace):
+                propagate.set_global_textmap(TraceContextTextMapPropagator())
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(["*test_own_propagator*", "*replaced the global propagator*"])
