@@ -199,11 +199,23 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         _RUNNING.pop()
 
 
+_START_CAPTURE: Callable[[AgentTraceOptions], AgentTrace] | None = None
+
+
+def _import_start_capture() -> Callable[[AgentTraceOptions], AgentTrace]:
+    """The capture's entry, imported at first use (not with the plugin), then kept:
+    an import statement in the fixture costs every test a trip through importlib."""
+    global _START_CAPTURE
+    from ._fixture import start_capture
+
+    _START_CAPTURE = start_capture
+    return start_capture
+
+
 @pytest.fixture
 def agenttrace() -> Iterator[AgentTrace]:
     """A fresh capture of the OpenTelemetry spans this test produces."""
-    from ._fixture import start_capture
-
+    start_capture = _START_CAPTURE or _import_start_capture()
     if not _RUNNING:
         pytest.fail(
             "agenttrace: no test is running through pytest_runtest_protocol, so the "

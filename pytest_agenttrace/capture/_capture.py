@@ -31,31 +31,35 @@ class Capture(SpanQueries):
     since the last query.
     """
 
+    # Scalars that start the same in every capture: class defaults, set per
+    # instance once they change (fewer stores per test).
+    _any_received = False  # a span received from another process is this test's
+    _began_ns = 0
+    _cache_key: tuple[int, int] | None = None
+    _forest: SpanForest | None = None
+    _all_forest: SpanForest | None = None
+    _open_at_stop = False  # a span was still open when the capture stopped
+    _last_end = 0  # ticked by each span's end
+    # set by _start: where the test runs (thread and task), and the parents
+    # that are not orphans though never captured
+    _home: RawOrigin
+    _home_ident: int
+    _ambient_parents: set[tuple[int, int]]
+
     def __init__(self, *, _stray: Iterable[ReadableSpan] = ()) -> None:
         self._started: list[ReadableSpan] = []
         self._end_ticks = itertools.count(1)
-        self._last_end = 0
-        self._home: RawOrigin = (threading.current_thread(), None)  # where the test runs:
-        self._home_ident = threading.get_ident()  # set again by _start
         self._origins: dict[int, RawOrigin] = {}  # spans that started elsewhere
         self._leaked_before: list[ReadableSpan] = list(_stray)
         self._leaked_during: list[ReadableSpan] = []
         self._open_at_clear: set[tuple[int, int]] = set()
-        # received from other processes: whether any is this test's, and late ones of
-        # earlier tests
-        self._any_received = False
+        # late spans of earlier tests, received from other processes
         self._late: list[ReadableSpan] = []
         self._receiver_problems: list[str] = []
-        self._began_ns = 0
-        self._cache_key: tuple[int, int] | None = None
-        self._forest: SpanForest | None = None
-        self._all_forest: SpanForest | None = None
         # OpenTelemetry's warnings and errors during the test (INSTALLATION.log_router),
         # and the mixins' hooks on each (propagation keeps context errors)
         self._otel_log_records: list[logging.LogRecord] = []
         self._otel_log_listeners: list[Callable[[logging.LogRecord], None]] = []
-        self._ambient_parents: set[tuple[int, int]] = set()
-        self._open_at_stop = False  # a span was still open when the capture stopped
 
     # -- lifecycle ---------------------------------------------------------------
     def _start(self, options: AgentTraceOptions) -> None:
