@@ -122,10 +122,25 @@ class ReceivedSpan(ReadableSpan):
 class CapturedSpan:
     """One captured span with its place in the tree. `readable` is the SDK `ReadableSpan`."""
 
-    __slots__ = ("readable", "parent", "_children", "trace")
+    __slots__ = (
+        "readable",
+        "parent",
+        "_children",
+        "trace",
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+    )
 
     def __init__(self, readable: ReadableSpan) -> None:
         self.readable = readable
+        # Read once: a span's ids never change, and building a forest of 100k spans
+        # read each about twice through the SDK span's context (memory-bound).
+        context = readable.context
+        self.trace_id: int = context.trace_id if context is not None else 0
+        self.span_id: int = context.span_id if context is not None else 0
+        parent = readable.parent
+        self.parent_span_id: int | None = parent.span_id if parent is not None else None
         self.parent: CapturedSpan | None = None
         self._children: list[CapturedSpan] | None = None  # most spans are leaves
         self.trace: Trace = None  # type: ignore[assignment]  # set by SpanForest
@@ -181,21 +196,6 @@ class CapturedSpan:
     def received(self) -> bool:
         """True for a span from another process (or a stored trace), not this one's SDK."""
         return isinstance(self.readable, ReceivedSpan)
-
-    @property
-    def trace_id(self) -> int:
-        context = self.readable.context
-        return context.trace_id if context is not None else 0
-
-    @property
-    def span_id(self) -> int:
-        context = self.readable.context
-        return context.span_id if context is not None else 0
-
-    @property
-    def parent_span_id(self) -> int | None:
-        parent = self.readable.parent
-        return parent.span_id if parent is not None else None
 
     @property
     def has_remote_parent(self) -> bool:
