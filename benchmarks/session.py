@@ -11,9 +11,8 @@ make five spans with the real SDK:
 The session's CPU time is read from inside the session (``pytest_sessionstart``
 to ``pytest_sessionfinish``, collection included), so interpreter start-up and
 plugin loading don't blur the per-test cost, nor do other processes on a busy
-machine; RSS is read at the
-same two points (``/proc/self/statm``), and its growth is what the suite's
-tests leave behind.
+machine; RSS is read at the same two points (``/proc/self/statm``), and its
+growth is what the suite's tests leave behind.
 
     python benchmarks/session.py 5000   # prints one JSON line per variant
 """

@@ -32,18 +32,18 @@ if TYPE_CHECKING:
 RawOrigin = tuple[threading.Thread, "asyncio.Task[Any] | None"]
 
 
-# bound once: looked up at every span start
+# bound once: looked up at every span start (SpanRouter.on_start inlines raw_origin)
 _running_loop, _current_task, _thread_ident = (
-    asyncio._get_running_loop,
+    asyncio._get_running_loop,  # checks for a loop without raising
     asyncio.current_task,
     threading.get_ident,
 )
 
 
 def raw_origin() -> RawOrigin:
-    """The thread and asyncio task we are in, as cheaply as possible (every span start)."""
-    loop = asyncio._get_running_loop()  # checks for a loop without raising
-    return threading.current_thread(), asyncio.current_task(loop) if loop is not None else None
+    """The thread and asyncio task we are in, as cheaply as possible."""
+    loop = _running_loop()
+    return threading.current_thread(), _current_task(loop) if loop is not None else None
 
 
 def span_key(span: ReadableSpan) -> tuple[int, int]:
