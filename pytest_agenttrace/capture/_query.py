@@ -62,10 +62,18 @@ def to_status(value: StatusCode | str) -> StatusCode:
         ) from None
 
 
+_GLOB_CHAR = re.compile(r"[*?\[]")
+
+
+def is_glob(name: str) -> bool:
+    """Whether a name pattern has a glob character (`*`, `?`, `[`): else it is literal."""
+    return _GLOB_CHAR.search(name) is not None
+
+
 def name_matches(pattern: NamePattern, name: str) -> bool:
     """Glob (`*`, `?`, `[...]`) for strings, full match for compiled regexes."""
     if isinstance(pattern, str):
-        if not any(char in pattern for char in "*?["):
+        if not is_glob(pattern):
             return pattern == name
         return fnmatch.fnmatchcase(name, pattern)
     return pattern.fullmatch(name) is not None

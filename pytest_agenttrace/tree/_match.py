@@ -24,6 +24,7 @@ from ..capture._query import (
     MISSING,
     CapturedSpan,
     attribute_mismatches,
+    is_glob,
     name_matches,
     roots_of,
 )
@@ -325,13 +326,21 @@ class _ChildIndex:
         self._by_name: dict[str, list[int]] | None = None
         self._name_sets: dict[str, set[int]] = {}
         self._by_attribute: dict[str, dict[Any, list[int]]] = {}
+        # id(line) -> its candidates: asked once while warming, once by its level
+        self._answers: dict[int, Sequence[int]] = {}
 
     def candidates(self, line: ExpectedSpan) -> Sequence[int]:
         if len(self.children) < 8:  # indexing costs more than it saves
             return range(len(self.children))
+        found = self._answers.get(id(line))
+        if found is None:
+            found = self._answers[id(line)] = self._narrowed(line)
+        return found
+
+    def _narrowed(self, line: ExpectedSpan) -> Sequence[int]:
         pool: Sequence[int] | None = None  # None: every child
         members: set[int] | None = None
-        if isinstance(line.name, str) and not any(char in line.name for char in "*?["):
+        if isinstance(line.name, str) and not is_glob(line.name):
             pool = self._names().get(line.name, [])
             members = self._name_members(line.name)
         for key, value in (line.attributes or {}).items():
@@ -458,6 +467,8 @@ class _Matcher:
                     child_key = self._pair_key(child_line, span)
                     if child_key not in known:
                         pending.append((child_line, span, child_key, False))
+                else:  # a leaf line: answered here, not by a second own_match later
+                    known[(id(child_line), id(span))] = self.children_match(child_line, span)
 
     def _note_shared_lines(self, root: ExpectedSpan) -> None:
         """Which lines share their answers among spans of one subtree shape: those

@@ -16,7 +16,14 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, StatusCode
 
-from ..capture._query import PRESENT, CapturedSpan, attribute_mismatches, name_matches, roots_of
+from ..capture._query import (
+    PRESENT,
+    CapturedSpan,
+    attribute_mismatches,
+    is_glob,
+    name_matches,
+    roots_of,
+)
 from ._collector import collector_paused
 from ._details import scope_name
 from ._matchers import Matcher
@@ -97,7 +104,7 @@ def missing_line(description: str) -> RenderLine:
 @functools.lru_cache(maxsize=1024)  # spans repeat few names: a rendering asks per span
 def display_name(name: str) -> str:
     """The name as a pattern that matches exactly this name (glob characters escaped)."""
-    if any(char in name for char in "*?["):
+    if is_glob(name):
         name = "".join(f"[{char}]" if char in "*?[" else char for char in name)
     return format_name(name)
 
