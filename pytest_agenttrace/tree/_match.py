@@ -728,8 +728,9 @@ class _Matcher:
             line, span, rendered, _ = shells[done]
             depth = depths[done]
             if self._budget.take(depth):
-                rendered.children = self.explain_children(line, span, shells, depth + 1)
-                depths += [depth + 1] * (len(shells) - len(depths))
+                if line.children or span.children:  # a leaf on both sides has nothing below
+                    rendered.children = self.explain_children(line, span, shells, depth + 1)
+                    depths += [depth + 1] * (len(shells) - len(depths))
             elif span.children:
                 rendered.children = [ellipsis_line()]
             done += 1
