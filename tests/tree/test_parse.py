@@ -13,7 +13,7 @@ from pytest_agenttrace import ExpectedSpan, ExpectedTreeError, parse_expected, s
 from pytest_agenttrace.capture._query import PRESENT
 from pytest_agenttrace.tree._match import assert_trace_tree
 from pytest_agenttrace.tree._model import format_expected
-from pytest_agenttrace.tree._parse import to_expected_roots
+from pytest_agenttrace.tree._parse import _Parser, plain_span_line, to_expected_roots
 
 FULL = """
     process_document {document.id: "42", agent.version: *}
@@ -412,3 +412,83 @@ def test_any_text_parses_or_raises_expected_tree_error(text: str) -> None:
 def test_near_miss_expectations_parse_or_raise_expected_tree_error(text: str) -> None:
     with contextlib.suppress(ExpectedTreeError):  # anything else fails the test
         parse_expected(text)
+
+
+# The plain-line fast path (`plain_span_line`) must read a line exactly as the
+# scanner does, or step aside: lines built mostly from plain pieces, some near
+# misses among them, read by both.
+PLAIN_PIECES = {
+    "name": ["tool_call", "a", "agent.run", "db:query", "_", "a-b/c"],
+    "key": ["k", "tool.index", "a_b", "x-y"],
+    "value": ['"42"', '""', '"a, b: 1"', '"é ü"', "0", "-0", "7", "-12", "9" * 15],
+    "space": ["", " ", "  ", "\t"],
+    "end": [""],
+}
+NEAR_MISSES = {
+    "name": ["GET /x", "*", "é", "a[b]", '"q"', ">> a", "..."],
+    "key": ['"k"', "k k", "1k", ""],
+    "value": [
+        '"\\n"',
+        "01",
+        "1.5",
+        "1e3",
+        "1..3",
+        "*",
+        "true",
+        "null",
+        "int",
+        '"x"y',
+        "9" * 16,
+        '"\t"',
+        "[1]",
+    ],
+    "space": ["\u00a0"],
+    "end": [" [x2]", " # note", "}", ","],
+}
+
+
+@st.composite
+def near_plain_lines(draw: st.DrawFn) -> str:
+    def piece(kind: str) -> str:
+        near = draw(st.integers(min_value=0, max_value=9)) == 0
+        return draw(st.sampled_from((NEAR_MISSES if near else PLAIN_PIECES)[kind]))
+
+    line = piece("space") + piece("name")
+    pairs = draw(st.integers(min_value=0, max_value=3))
+    if pairs:
+        written = [
+            piece("space") + piece("key") + piece("space") + ":" + piece("space") + piece("value")
+            for _ in range(pairs)
+        ]
+        line += " " + piece("space") + "{" + ",".join(written) + piece("space") + "}"
+    return line + piece("space") + piece("end")
+
+
+@given(near_plain_lines())
+def test_plain_lines_read_as_the_scanner_reads_them(line: str) -> None:
+    column = len(line) - len(line.lstrip(" \t"))
+    fast = plain_span_line(line, column, 1)
+    if fast is None:
+        return  # not plain: the scanner alone reads it
+    slow = _Parser(line)._scan_line(1, line, column)
+    assert isinstance(slow, ExpectedSpan)
+    assert shape([fast]) == shape([slow])
+    assert [type(value) for value in fast.attributes.values()] == [
+        type(value) for value in slow.attributes.values()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "plain"),
+    [
+        ('tool_call {tool.index: 5, document.id: "42"}', True),
+        ("  agent_01", True),
+        ("a {k: 1, k: 2}", False),  # the scanner says "given twice"
+        ("a {k: 1..3}", False),
+        ("a [client]", False),
+        ("a # note", False),
+    ],
+)
+def test_plain_line_fast_path_takes_plain_lines_only(line: str, plain: bool) -> None:
+    column = len(line) - len(line.lstrip(" "))
+    assert (plain_span_line(line, column, 1) is not None) is plain
