@@ -163,7 +163,7 @@ class Capture(SpanQueries):
         started = list(self._started)
         self._cache_key = key
         self._all_forest = SpanForest(started)
-        if all(span.end_time is not None for span in started):
+        if self._all_forest.all_ended:
             self._forest = self._all_forest  # the usual case: one forest, not two
         else:
             self._forest = SpanForest(span for span in started if span.end_time is not None)
