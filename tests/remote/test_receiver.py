@@ -374,13 +374,6 @@ BAD_REQUESTS = [
     pytest.param(b"{not json", "application/json", 400, "not JSON", id="bad-json"),
     pytest.param(b'{"resourceSpans": 3}', "application/json", 400, "OTLP/JSON", id="wrong-json"),
     pytest.param(b"x", "text/plain", 415, "unsupported Content-Type", id="content-type"),
-    pytest.param(
-        json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "xyz"}]}]}]}).encode(),
-        "application/json",
-        400,
-        "neither hex",
-        id="bad-id-text",
-    ),
 ]
 
 
@@ -505,6 +498,52 @@ def test_spans_with_invalid_ids_are_rejected_as_partial_success(
     problems = agenttrace._receiver_problems
     assert "rejected 1 span(s): span 'dropped': invalid trace id" in problems[0]
     problems.clear()  # ... which this test expects and so takes back
+
+
+def test_spans_with_undecodable_ids_are_rejected_and_the_others_delivered(
+    agenttrace: AgentTrace,
+) -> None:
+    # ids that are neither hex nor base64: the span is rejected, not the whole export
+    bad_trace = _span("bad_trace", 0x5EED, 2) | {"traceId": "zz" * 16}
+    bad_span = _span("bad_span", 0x5EED, 3) | {"spanId": "0123456789abcdef0123"}
+    bad_parent = _span("bad_parent", 0x5EED, 4) | {"parentSpanId": "not an id"}
+    linked = _span("bad_link", 0x5EED, 5)
+    linked["links"] = [{"traceId": "a" * 16, "spanId": "00f067aa0ba902b7"}]
+    document = _document(_span("kept", 0x5EED, 1), bad_trace, bad_span, bad_parent, linked)
+    status, body = _post_json(agenttrace.otlp_endpoint, document)
+    assert status == 200
+    answer = json.loads(body)["partialSuccess"]
+    assert answer["rejectedSpans"] == "4"
+    assert [span.name for span in agenttrace.spans] == ["kept"]
+    (problem,) = agenttrace._receiver_problems
+    assert problem == (
+        "OTLP/HTTP export: rejected 4 span(s): "
+        "span 'bad_trace': traceId 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz' is neither 32 hex digits "
+        "nor base64 of 16 bytes; "
+        "span 'bad_span': spanId '0123456789abcdef0123' is neither 16 hex digits "
+        "nor base64 of 8 bytes; "
+        "span 'bad_parent': parentSpanId 'not an id' is neither 16 hex digits "
+        "nor base64 of 8 bytes; "
+        "span 'bad_link': link traceId 'aaaaaaaaaaaaaaaa' is neither 32 hex digits "
+        "nor base64 of 16 bytes"
+    )
+    assert answer["errorMessage"] == problem.removeprefix("OTLP/HTTP export: rejected 4 span(s): ")
+    agenttrace._receiver_problems.clear()  # expected here: don't fail this test
+
+
+def test_base64_ids_as_protobufs_json_mapping_writes_them_are_taken(
+    agenttrace: AgentTrace,
+) -> None:
+    import base64
+
+    span = _span("tempo", 0x7E3B0, 1, parent=7)
+    for field, size in (("traceId", 16), ("spanId", 8), ("parentSpanId", 8)):
+        span[field] = base64.b64encode(bytes.fromhex(span[field])).decode()
+        assert len(base64.b64decode(span[field])) == size
+    status, body = _post_json(agenttrace.otlp_endpoint, _document(span))
+    assert status == 200 and "partialSuccess" not in json.loads(body)
+    (received,) = agenttrace.spans
+    assert (received.trace_id, received.span_id, received.parent_span_id) == (0x7E3B0, 1, 7)
 
 
 def test_gzip_protobuf_from_the_sdk_encoder_is_accepted(agenttrace: AgentTrace) -> None:
