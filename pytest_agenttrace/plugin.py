@@ -138,19 +138,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     import sys
 
     module = sys.modules.get(f"{__package__}.capture._router")
-    if module is None or not module.INSTALLATION.router.pending_problems:
+    if module is None:
+        return
+    module.INSTALLATION.router.wait_filed()  # an export answered last is filed, its findings made
+    if not module.INSTALLATION.router.pending_problems:
         return
     # refused after the last capture: no test is left to fail with them
+    from .remote._methods import session_warning
     from .report._warning import warn_for_session
 
     problems = module.INSTALLATION.router.pending_problems
-    refused = [problem.removesuffix(module.BETWEEN_TESTS) for problem in problems]
+    text = session_warning(list(problems))
     problems.clear()
-    warn_for_session(
-        f"The OTLP receiver refused {len(refused)} export(s) while no test was "
-        f"capturing, after the last test that could report them; spans in them "
-        f"were lost:\n" + "\n".join(f"- {problem}" for problem in refused)
-    )
+    warn_for_session(text)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

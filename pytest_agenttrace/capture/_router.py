@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -73,7 +74,16 @@ AMBIENT_TRACERS = frozenset({"pytest-opentelemetry"})
 # that it never ends, and only recent ones can be a parent. Never removed on end:
 # an ended one is still no orphan-maker, and on_end stays free of the check.
 _AMBIENT_RECENT_LIMIT = 256
-BETWEEN_TESTS = " (between tests, before this one)"  # how such a finding says so
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceiverProblem:
+    """A finding of the OTLP receiver: an export it refused, or spans it rejected from one."""
+
+    text: str
+    # more than 0: the export was taken and only these of its spans dropped
+    rejected_spans: int = 0
+    between_tests: bool = False  # made while no test was capturing
 
 
 class SpanRouter(SpanProcessor):
@@ -97,7 +107,7 @@ class SpanRouter(SpanProcessor):
         self._filing = 0  # answered exports whose spans are being filed
         self._filed = threading.Condition()
         self.finished_traces: collections.OrderedDict[int, None] = collections.OrderedDict()
-        self.pending_problems: collections.deque[str] = collections.deque(
+        self.pending_problems: collections.deque[ReceiverProblem] = collections.deque(
             maxlen=_PENDING_PROBLEMS_LIMIT
         )
         # set by the plugin when a CI tracing plugin is loaded: only then does each
@@ -207,13 +217,13 @@ class SpanRouter(SpanProcessor):
                 capture._started.append(span)
                 capture._last_end = next(capture._end_ticks)
 
-    def report_problem(self, problem: str) -> None:
+    def report_problem(self, problem: ReceiverProblem) -> None:
         """A finding of the receiver (a malformed export): fails the running or next test."""
         capture = self.active
         if capture is not None:
             capture._receiver_problems.append(problem)
         else:
-            self.pending_problems.append(problem + BETWEEN_TESTS)
+            self.pending_problems.append(dataclasses.replace(problem, between_tests=True))
 
     def finish_traces(self, trace_ids: set[int]) -> None:
         finished = self.finished_traces

@@ -480,7 +480,8 @@ def test_bodies_over_the_limit_are_refused_before_and_after_decompression(
         [
             "*refused 2 export(s)*",
             "*(413): body of 1000001 bytes is over the receiver's limit of 1000000 bytes*",
-            "*(413): *after decompression*",
+            "*(413): body is over the receiver's limit of 1000000 bytes after decompression "
+            "(setting agenttrace_otlp_max_body)",
         ]
     )
 
@@ -496,7 +497,7 @@ def test_spans_with_invalid_ids_are_rejected_as_partial_success(
     assert [span.name for span in agenttrace.spans] == ["kept"]
     assert agenttrace._receiver_findings()  # fails the test at teardown ...
     problems = agenttrace._receiver_problems
-    assert "rejected 1 span(s): span 'dropped': invalid trace id" in problems[0]
+    assert "rejected 1 span(s): span 'dropped': invalid trace id" in problems[0].text
     problems.clear()  # ... which this test expects and so takes back
 
 
@@ -516,7 +517,8 @@ def test_spans_with_undecodable_ids_are_rejected_and_the_others_delivered(
     assert answer["rejectedSpans"] == "4"
     assert [span.name for span in agenttrace.spans] == ["kept"]
     (problem,) = agenttrace._receiver_problems
-    assert problem == (
+    assert problem.rejected_spans == 4
+    assert problem.text == (
         "OTLP/HTTP export: rejected 4 span(s): "
         "span 'bad_trace': traceId 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz' is neither 32 hex digits "
         "nor base64 of 16 bytes; "
@@ -527,7 +529,9 @@ def test_spans_with_undecodable_ids_are_rejected_and_the_others_delivered(
         "span 'bad_link': link traceId 'aaaaaaaaaaaaaaaa' is neither 32 hex digits "
         "nor base64 of 16 bytes"
     )
-    assert answer["errorMessage"] == problem.removeprefix("OTLP/HTTP export: rejected 4 span(s): ")
+    assert answer["errorMessage"] == problem.text.removeprefix(
+        "OTLP/HTTP export: rejected 4 span(s): "
+    )
     agenttrace._receiver_problems.clear()  # expected here: don't fail this test
 
 
@@ -544,6 +548,97 @@ def test_base64_ids_as_protobufs_json_mapping_writes_them_are_taken(
     assert status == 200 and "partialSuccess" not in json.loads(body)
     (received,) = agenttrace.spans
     assert (received.trace_id, received.span_id, received.parent_span_id) == (0x7E3B0, 1, 7)
+
+
+def test_rejected_spans_are_a_finding_worded_apart_from_refused_exports(
+    pytester: pytest.Pytester,
+) -> None:
+    # the export was taken, only its bad spans dropped: not "refused", not configuration
+    pytester.makepyfile(
+        dedent(
+            """
+            import json, time, urllib.error, urllib.request
+            import pytest
+
+            def post(endpoint, body):
+                request = urllib.request.Request(endpoint + "/v1/traces", data=body,
+                    headers={"Content-Type": "application/json"})
+                return urllib.request.urlopen(request, timeout=10).status
+
+            def span(name, trace_id, span_id):
+                now = time.time_ns()
+                return {"traceId": trace_id, "spanId": span_id, "name": name,
+                        "startTimeUnixNano": str(now), "endTimeUnixNano": str(now + 1)}
+
+            def test_it(agenttrace):
+                spans = [span("kept", "ab" * 16, "cd" * 8), span("bad", "zz", "cd" * 8),
+                         span("zero", "0" * 32, "cd" * 8)]
+                body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]})
+                assert post(agenttrace.otlp_endpoint, body.encode()) == 200
+                with pytest.raises(urllib.error.HTTPError):
+                    post(agenttrace.otlp_endpoint, b"{not json")
+                assert [s.name for s in agenttrace.spans] == ["kept"]
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*The OTLP receiver refused 1 export(s) during this test; spans in them were lost:",
+            "- OTLP/HTTP request refused (400): not JSON: *",
+            "",
+            "Fix the sender's exporter configuration (agenttrace.otlp_env() sets it up). "
+            "See docs/remote.md#bad-input",
+            "",
+            "The OTLP receiver rejected 2 span(s) for bad span data in 1 export(s) during this "
+            "test; it took their other spans:",
+            "- OTLP/HTTP export: rejected 2 span(s): span 'bad': traceId 'zz' is neither 32 hex "
+            "digits nor base64 of 16 bytes; span 'zero': invalid trace id "
+            "'00000000000000000000000000000000': expected 16 bytes, not all zero",
+            "",
+            "Fix the span data where the sender makes it: its instrumentation, or its code that "
+            "sets span ids, kinds, status codes, names or times. See docs/remote.md#bad-input",
+        ],
+        consecutive=True,
+    )
+
+
+def test_rejected_spans_after_the_last_capturing_test_are_a_session_warning(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import json, time, urllib.request
+
+        def test_captured(agenttrace):
+            pass
+
+        def test_not_captured_sends_a_bad_span(agenttrace_receiver):
+            now = time.time_ns()
+            bad = {"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "late",
+                   "kind": 9, "startTimeUnixNano": str(now), "endTimeUnixNano": str(now)}
+            body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [bad]}]}]})
+            request = urllib.request.Request(
+                agenttrace_receiver.otlp_endpoint + "/v1/traces", data=body.encode(),
+                headers={"Content-Type": "application/json"})
+            assert urllib.request.urlopen(request, timeout=10).status == 200
+        """
+    )
+    result = pytester.runpytest_subprocess("-W", "error")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AgentTraceWarning: The OTLP receiver rejected 1 span(s) for bad span data in 1 "
+            "export(s) while no test was capturing, after the last test that could report "
+            "them; it took their other spans:",
+            "  - OTLP/HTTP export: rejected 1 span(s): span 'late': unknown kind 9 (OTLP kinds "
+            "are 0 to 5)",
+            "  ",
+            "  Fix the span data where the sender makes it: *",
+        ],
+        consecutive=True,
+    )
 
 
 def test_gzip_protobuf_from_the_sdk_encoder_is_accepted(agenttrace: AgentTrace) -> None:
@@ -617,7 +712,7 @@ def test_other_signals_are_taken_and_other_paths_refused(agenttrace: AgentTrace)
         )
     refused.value.close()
     assert refused.value.code == 404
-    assert "unknown path '/etc/passwd'" in agenttrace._receiver_problems.pop()
+    assert "unknown path '/etc/passwd'" in agenttrace._receiver_problems.pop().text
 
 
 def test_bad_receiver_settings_are_usage_errors(pytester: pytest.Pytester) -> None:
