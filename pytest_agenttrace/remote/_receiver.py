@@ -346,6 +346,12 @@ def _response(content_type: str, decoded: Decoded) -> bytes:
     return data
 
 
+def _grpc_receive_limit(max_body: int) -> int:
+    """What grpc takes in before export() sees it: over-limit exports as large as the
+    HTTP side reads and drops, so they are answered and reported alike."""
+    return max(4 * max_body, _DISCARD_LIMIT)
+
+
 def _start_grpc(receiver: OtlpReceiver) -> tuple[Any, int]:
     try:
         import grpc
@@ -362,9 +368,13 @@ def _start_grpc(receiver: OtlpReceiver) -> tuple[Any, int]:
         # Raw bytes in, so a malformed or oversized export is ours to report, not
         # an error grpc answers on its own where no test sees it.
         if len(body) > receiver.max_body:
+            # Not RESOURCE_EXHAUSTED: OTLP makes it retryable only with a RetryInfo,
+            # but OpenTelemetry Python's exporter retries it always, with backoff (the
+            # same refusal again for seconds per batch). Too large stays too large:
+            # INVALID_ARGUMENT is the code OTLP recommends for an error not to retry.
             reason = _too_large(receiver.max_body, len(body))
-            receiver.problem(f"OTLP/gRPC export refused (RESOURCE_EXHAUSTED): {reason}")
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, reason)
+            receiver.problem(f"OTLP/gRPC export refused (INVALID_ARGUMENT): {reason}")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, reason)
         try:
             decoded = decode_protobuf(body)
         except OtlpDecodeError as error:
@@ -381,7 +391,8 @@ def _start_grpc(receiver: OtlpReceiver) -> tuple[Any, int]:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="agenttrace-otlp-grpc"),
         # room above the limit, so an oversized export reaches export() to be reported
-        options=[("grpc.max_receive_message_length", 4 * receiver.max_body)],
+        # (one grpc refuses itself is answered RESOURCE_EXHAUSTED, retried, unseen)
+        options=[("grpc.max_receive_message_length", _grpc_receive_limit(receiver.max_body))],
         handlers=[handler],
     )
     try:

@@ -432,7 +432,7 @@ def test_grpc_refusals_are_findings_too(pytester: pytest.Pytester) -> None:
 
             def test_it(agenttrace):
                 assert call(agenttrace, b"\\xff\\xff\\xff") == grpc.StatusCode.INVALID_ARGUMENT
-                assert call(agenttrace, b"\\x0a" * 2000) == grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert call(agenttrace, b"\\x0a" * 2000) == grpc.StatusCode.INVALID_ARGUMENT
             """
         )
     )
@@ -442,9 +442,52 @@ def test_grpc_refusals_are_findings_too(pytester: pytest.Pytester) -> None:
         [
             "*refused 2 export(s) during this test*",
             "*- OTLP/gRPC export refused (INVALID_ARGUMENT): not an OTLP * in protobuf*",
-            "*- OTLP/gRPC export refused (RESOURCE_EXHAUSTED): body of 2000 bytes*",
+            "*- OTLP/gRPC export refused (INVALID_ARGUMENT): body of 2000 bytes*",
             "*for larger exports raise agenttrace_otlp_max_body*",
         ]
+    )
+
+
+def test_an_over_the_limit_grpc_export_is_refused_once_not_retried(
+    pytester: pytest.Pytester,
+) -> None:
+    # OpenTelemetry Python's gRPC exporter retries RESOURCE_EXHAUSTED with backoff
+    # (seconds per batch, each retry another refusal): the answer must not invite it
+    pytester.makeini("[pytest]\nagenttrace_otlp_max_body = 1000\n")
+    pytester.makepyfile(
+        big_agent="""
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+            provider = TracerProvider()
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            with provider.get_tracer("big").start_as_current_span("big") as span:
+                span.set_attribute("payload", "x" * 5000)
+            provider.force_flush()  # as a test that waits for its child's spans
+            provider.shutdown()
+        """,
+        test_it="""
+            import os, subprocess, sys
+
+            def test_it(agenttrace):
+                env = {**os.environ, **agenttrace.otlp_env(protocol="grpc")}
+                # generous: a retried export takes 7 s and more, one refusal well under 1 s
+                subprocess.run([sys.executable, "big_agent.py"], env=env, check=True, timeout=20)
+        """,
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "The OTLP receiver refused 1 export(s) during this test; spans in them were lost:",
+            "- OTLP/gRPC export refused (INVALID_ARGUMENT): body of * bytes is over the "
+            "receiver's limit of 1000 bytes (setting agenttrace_otlp_max_body)",
+            "",
+            "Fix the sender's exporter configuration (agenttrace.otlp_env() sets it up); for "
+            "larger exports raise agenttrace_otlp_max_body. See docs/remote.md#bad-input",
+        ],
+        consecutive=True,
     )
 
 
