@@ -24,6 +24,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
 from .._errors import ProviderNotSupportedError
+from ._query import ReceivedSpan
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -84,6 +85,7 @@ class ReceiverProblem:
     # more than 0: the export was taken and only these of its spans dropped
     rejected_spans: int = 0
     between_tests: bool = False  # made while no test was capturing
+    during: str = ""  # the node id of the test that ran then, one that doesn't capture
 
 
 class SpanRouter(SpanProcessor):
@@ -110,6 +112,12 @@ class SpanRouter(SpanProcessor):
         self.pending_problems: collections.deque[ReceiverProblem] = collections.deque(
             maxlen=_PENDING_PROBLEMS_LIMIT
         )
+        # ... made while a test ran that doesn't capture: no later test is to blame, so
+        # they are said at the session's end (the plugin keeps `uncaptured_test` set)
+        self.unreported_problems: collections.deque[ReceiverProblem] = collections.deque(
+            maxlen=_PENDING_PROBLEMS_LIMIT
+        )
+        self.uncaptured_test: str | None = None
         # set by the plugin when a CI tracing plugin is loaded: only then does each
         # span start pay for the check
         self.ambient_tracers: frozenset[str] = frozenset()
@@ -218,12 +226,26 @@ class SpanRouter(SpanProcessor):
                 capture._last_end = next(capture._end_ticks)
 
     def report_problem(self, problem: ReceiverProblem) -> None:
-        """A finding of the receiver (a malformed export): fails the running or next test."""
+        """A finding of the receiver (a malformed export): fails the running or next
+        capturing test, unless a test that doesn't capture is running."""
         capture = self.active
         if capture is not None:
             capture._receiver_problems.append(problem)
+        elif self.uncaptured_test is not None:
+            during = dataclasses.replace(problem, during=self.uncaptured_test)
+            self.unreported_problems.append(during)
         else:
             self.pending_problems.append(dataclasses.replace(problem, between_tests=True))
+
+    def take_unclaimed_received(self) -> list[ReadableSpan]:
+        """Spans from other processes that arrived while no test was capturing and that
+        no capture has taken since (the session's end says them), taken out of `stray`."""
+        stray = list(self.stray)
+        received: list[ReadableSpan] = [span for span in stray if isinstance(span, ReceivedSpan)]
+        if received:
+            self.stray.clear()
+            self.stray.extend(span for span in stray if not isinstance(span, ReceivedSpan))
+        return received
 
     def finish_traces(self, trace_ids: set[int]) -> None:
         finished = self.finished_traces

@@ -9,6 +9,8 @@ from .._errors import message
 from ._settings import MAX_BODY_SETTING
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+
     from ..capture._router import ReceiverProblem
     from ._receiver import OtlpReceiver
 
@@ -107,15 +109,56 @@ def _rejected_header(rejected: Sequence[ReceiverProblem], when: str) -> str:
     )
 
 
-def session_warning(problems: Sequence[ReceiverProblem]) -> str:
-    """Findings made after the last test that could report them, for the session's end."""
-    when = "while no test was capturing, after the last test that could report them"
-    parts = []
+def session_warnings(
+    pending: Sequence[ReceiverProblem],
+    unreported: Sequence[ReceiverProblem],
+    unclaimed: Sequence[ReadableSpan],
+) -> list[str]:
+    """What no test reported, for the session's end: findings after the last capture
+    or while tests ran that don't capture, and spans that no capture took."""
+    texts = []
+    if pending:
+        texts += _problems_warning(pending, _AFTER_LAST)
+    if unreported:
+        texts += _problems_warning(unreported, "while tests ran that don't capture")
+    if unclaimed:
+        texts.append(_unclaimed_warning(unclaimed))
+    return texts
+
+
+_AFTER_LAST = "while no test was capturing, after the last test that could report them"
+
+
+def _problems_warning(problems: Sequence[ReceiverProblem], when: str) -> list[str]:
+    texts = []
     refused, rejected = _split(problems)
     if refused:
-        lines = "".join(f"\n- {problem.text}" for problem in refused)
-        parts.append(f"{_refused_header(refused, when)}:{lines}")
+        lines = "".join(f"\n- {_said_late(problem)}" for problem in refused)
+        texts.append(f"{_refused_header(refused, when)}:{lines}")
     if rejected:
-        lines = "".join(f"\n- {problem.text}" for problem in rejected)
-        parts.append(f"{_rejected_header(rejected, when)}:{lines}\n\n{_REJECTED_FIX}.")
-    return "\n\n".join(parts)
+        lines = "".join(f"\n- {_said_late(problem)}" for problem in rejected)
+        texts.append(f"{_rejected_header(rejected, when)}:{lines}\n\n{_REJECTED_FIX}.")
+    return texts
+
+
+def _said_late(problem: ReceiverProblem) -> str:
+    return problem.text + (f" (during {problem.during})" if problem.during else "")
+
+
+def _unclaimed_warning(spans: Sequence[ReadableSpan]) -> str:
+    by_service: dict[str, list[str]] = {}
+    for span in spans:
+        service = str(span.resource.attributes.get("service.name", "unknown_service"))
+        by_service.setdefault(service, []).append(span.name)
+    lines = []
+    for service, names in by_service.items():
+        distinct = list(dict.fromkeys(names))
+        shown = ", ".join(distinct[:5]) + (", …" if len(distinct) > 5 else "")
+        lines.append(f"{len(names)} from service {service!r}: {shown}")
+    return message(
+        f"The OTLP receiver received {len(spans)} span(s) {_AFTER_LAST}; no test saw them:",
+        lines,
+        "Have each sender flush before its test ends: shut down (or force_flush()) the "
+        "child's TracerProvider before the test returns, or agenttrace.wait_for(...) "
+        "the spans the test expects from a service. See docs/remote.md#the-receivers-rules",
+    )
