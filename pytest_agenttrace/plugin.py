@@ -7,6 +7,7 @@ fixture pay nothing for the plugin being installed.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ _OPEN_SESSIONS: list[int] = []  # configs of this process that are configured no
 # a test): the fixture reads its test here, since asking for `request` makes
 # pytest build a fixture definition for it on each use.
 _RUNNING: list[pytest.Item] = []
+_ROUTER_MODULE = f"{__package__}.capture._router"  # read only once something loaded it
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -135,27 +137,27 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    import sys
-
-    module = sys.modules.get(f"{__package__}.capture._router")
-    if module is None or not module.INSTALLATION.router.pending_problems:
+    module = sys.modules.get(_ROUTER_MODULE)
+    if module is None:
         return
-    # refused after the last capture: no test is left to fail with them
+    router = module.INSTALLATION.router
+    router.wait_filed()  # an export answered last is filed, its findings made
+    # after the last capture, or while tests ran that don't capture: no test reports them
+    pending, unreported = router.pending_problems, router.unreported_problems
+    unclaimed = router.take_unclaimed_received() if router.stray else []
+    if not (pending or unreported or unclaimed):
+        return
+    from .remote._methods import session_warnings
     from .report._warning import warn_for_session
 
-    problems = module.INSTALLATION.router.pending_problems
-    refused = [problem.removesuffix(module.BETWEEN_TESTS) for problem in problems]
-    problems.clear()
-    warn_for_session(
-        f"The OTLP receiver refused {len(refused)} export(s) while no test was "
-        f"capturing, after the last test that could report them; spans in them "
-        f"were lost:\n" + "\n".join(f"- {problem}" for problem in refused)
-    )
+    texts = session_warnings(list(pending), list(unreported), unclaimed)
+    pending.clear()
+    unreported.clear()
+    for text in texts:
+        warn_for_session(text)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    import sys
-
     _OPEN_SESSIONS.remove(id(config))
     if _AFTER_TEST in config.stash:
         from ._full_text import release_directory
@@ -193,10 +195,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     _RUNNING.append(item)
+    _note_running_test()
     try:
         return (yield)
     finally:
         _RUNNING.pop()
+        _note_running_test()
+
+
+def _note_running_test() -> None:
+    """Tell the span router (once loaded) whether the running test is one that never
+    captures: a receiver finding made meanwhile is no later test's to fail with."""
+    module = sys.modules.get(_ROUTER_MODULE)
+    if module is None:
+        return
+    item = _RUNNING[-1] if _RUNNING else None
+    if item is not None and "agenttrace" in getattr(item, "fixturenames", ()):
+        item = None  # captures: what the receiver finds is its, or the next capture's
+    module.INSTALLATION.router.uncaptured_test = None if item is None else item.nodeid
 
 
 _START_CAPTURE: Callable[[AgentTraceOptions], AgentTrace] | None = None
@@ -250,7 +266,9 @@ def agenttrace_receiver() -> OtlpReceiver:
     """
     from .remote._receiver import process_receiver_or_fail
 
-    return process_receiver_or_fail()
+    receiver = process_receiver_or_fail()
+    _note_running_test()  # the router may have loaded just now, in a test that doesn't capture
+    return receiver
 
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")  # what redis-py's from_url takes

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 from .._errors import AgentTraceWarning
 from ._query import CapturedSpan, SpanForest, SpanQueries, Trace
-from ._router import INSTALLATION, RawOrigin, raw_origin, span_key
+from ._router import INSTALLATION, RawOrigin, ReceiverProblem, raw_origin, span_key
 
 if TYPE_CHECKING:
     from .._options import AgentTraceOptions
@@ -55,7 +55,7 @@ class Capture(SpanQueries):
         self._open_at_clear: set[tuple[int, int]] = set()
         # late spans of earlier tests, received from other processes
         self._late: list[ReadableSpan] = []
-        self._receiver_problems: list[str] = []
+        self._receiver_problems: list[ReceiverProblem] = []
         # OpenTelemetry's warnings and errors during the test (INSTALLATION.log_router),
         # and the mixins' hooks on each (propagation keeps context errors)
         self._otel_log_records: list[logging.LogRecord] = []

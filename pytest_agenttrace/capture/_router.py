@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -23,6 +24,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
 from .._errors import ProviderNotSupportedError
+from ._query import ReceivedSpan
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -73,7 +75,17 @@ AMBIENT_TRACERS = frozenset({"pytest-opentelemetry"})
 # that it never ends, and only recent ones can be a parent. Never removed on end:
 # an ended one is still no orphan-maker, and on_end stays free of the check.
 _AMBIENT_RECENT_LIMIT = 256
-BETWEEN_TESTS = " (between tests, before this one)"  # how such a finding says so
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceiverProblem:
+    """A finding of the OTLP receiver: an export it refused, or spans it rejected from one."""
+
+    text: str
+    # more than 0: the export was taken and only these of its spans dropped
+    rejected_spans: int = 0
+    between_tests: bool = False  # made while no test was capturing
+    during: str = ""  # the node id of the test that ran then, one that doesn't capture
 
 
 class SpanRouter(SpanProcessor):
@@ -97,9 +109,15 @@ class SpanRouter(SpanProcessor):
         self._filing = 0  # answered exports whose spans are being filed
         self._filed = threading.Condition()
         self.finished_traces: collections.OrderedDict[int, None] = collections.OrderedDict()
-        self.pending_problems: collections.deque[str] = collections.deque(
+        self.pending_problems: collections.deque[ReceiverProblem] = collections.deque(
             maxlen=_PENDING_PROBLEMS_LIMIT
         )
+        # ... made while a test ran that doesn't capture: no later test is to blame, so
+        # they are said at the session's end (the plugin keeps `uncaptured_test` set)
+        self.unreported_problems: collections.deque[ReceiverProblem] = collections.deque(
+            maxlen=_PENDING_PROBLEMS_LIMIT
+        )
+        self.uncaptured_test: str | None = None
         # set by the plugin when a CI tracing plugin is loaded: only then does each
         # span start pay for the check
         self.ambient_tracers: frozenset[str] = frozenset()
@@ -207,13 +225,27 @@ class SpanRouter(SpanProcessor):
                 capture._started.append(span)
                 capture._last_end = next(capture._end_ticks)
 
-    def report_problem(self, problem: str) -> None:
-        """A finding of the receiver (a malformed export): fails the running or next test."""
+    def report_problem(self, problem: ReceiverProblem) -> None:
+        """A finding of the receiver (a malformed export): fails the running or next
+        capturing test, unless a test that doesn't capture is running."""
         capture = self.active
         if capture is not None:
             capture._receiver_problems.append(problem)
+        elif self.uncaptured_test is not None:
+            during = dataclasses.replace(problem, during=self.uncaptured_test)
+            self.unreported_problems.append(during)
         else:
-            self.pending_problems.append(problem + BETWEEN_TESTS)
+            self.pending_problems.append(dataclasses.replace(problem, between_tests=True))
+
+    def take_unclaimed_received(self) -> list[ReadableSpan]:
+        """Spans from other processes that arrived while no test was capturing and that
+        no capture has taken since (the session's end says them), taken out of `stray`."""
+        stray = list(self.stray)
+        received: list[ReadableSpan] = [span for span in stray if isinstance(span, ReceivedSpan)]
+        if received:
+            self.stray.clear()
+            self.stray.extend(span for span in stray if not isinstance(span, ReceivedSpan))
+        return received
 
     def finish_traces(self, trace_ids: set[int]) -> None:
         finished = self.finished_traces

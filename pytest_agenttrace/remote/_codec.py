@@ -31,9 +31,12 @@ _KINDS |= {4: SpanKind.PRODUCER, 5: SpanKind.CONSUMER}
 _STATUSES = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 _HAS_IS_REMOTE = 0x100  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
 _IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
-# OTLP/JSON fields that hold hex ids (lowerCamelCase per the spec; snake_case accepted)
-_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
-_HEX_ID = re.compile(r"(?:[0-9a-fA-F]{16}){1,2}")
+# OTLP/JSON fields that hold hex ids (lowerCamelCase per the spec; snake_case accepted),
+# and their size in bytes
+_ID_BYTES = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
+_ID_BYTES |= {"trace_id": 16, "span_id": 8, "parent_span_id": 8}
+_ID_FIELDS = tuple(_ID_BYTES)
+_HEX_DIGITS = re.compile(r"[0-9a-fA-F]+")
 _OLD_NAMES = {
     "instrumentationLibrarySpans": "scopeSpans",
     "instrumentation_library_spans": "scope_spans",
@@ -115,11 +118,20 @@ def decode_json_document(document: Any, *, check_only: bool = False) -> Decoded:
         )
     _check_depth(document)
     request = _request_type()()
+    bad_ids: list[str] = []  # spans left out for an undecodable id: rejected, not the request
     try:
-        json_format.ParseDict(_ids_to_base64(document), request, ignore_unknown_fields=True)
+        converted = _ids_to_base64(document, bad_ids)
+    except _BadId as error:  # an id outside any span: nothing to reject it with
+        raise OtlpDecodeError(str(error)) from None
+    try:
+        json_format.ParseDict(converted, request, ignore_unknown_fields=True)
     except (json_format.ParseError, RecursionError, ValueError, TypeError) as error:
         raise OtlpDecodeError(f"not OTLP/JSON trace data: {error}") from None
-    return _checked_request(request) if check_only else _from_request(request)
+    decoded = _checked_request(request) if check_only else _from_request(request)
+    if bad_ids:
+        decoded.rejected += len(bad_ids)
+        decoded.errors[:0] = bad_ids
+    return decoded
 
 
 def _check_depth(document: Any) -> None:
@@ -134,35 +146,56 @@ def _check_depth(document: Any) -> None:
             pending.extend((item, depth + 1) for item in value)
 
 
-def _ids_to_base64(value: Any) -> Any:
-    """OTLP/JSON writes ids in hex; protobuf's JSON mapping wants base64 bytes."""
+class _BadId(OtlpDecodeError):
+    """An id that is neither hex nor base64 of the right length."""
+
+
+def _ids_to_base64(value: Any, bad_ids: list[str], where: str = "") -> Any:
+    """OTLP/JSON writes ids in hex; protobuf's JSON mapping wants base64 bytes.
+
+    A span with an id that is neither is left out, its reason added to `bad_ids`.
+    """
     if isinstance(value, list):
-        return [_ids_to_base64(item) for item in value]
+        return [_ids_to_base64(item, bad_ids, where) for item in value]
     if not isinstance(value, dict):
         return value
     converted = {}
     for key, item in value.items():
         if key in _ID_FIELDS and isinstance(item, str):
-            item = _id_as_base64(key, item)
+            item = _id_as_base64(where + key, item, _ID_BYTES[key])
         elif key in _OLD_NAMES:  # OTLP before 0.19, as Tempo's API still writes it
             key = _OLD_NAMES[key]
-        converted[key] = _ids_to_base64(item)
+        if key == "spans" and isinstance(item, list):
+            converted[key] = _spans_to_base64(item, bad_ids)
+        else:
+            converted[key] = _ids_to_base64(item, bad_ids, "link " if key == "links" else where)
     return converted
 
 
-def _id_as_base64(key: str, value: str) -> str:
+def _spans_to_base64(spans: list[Any], bad_ids: list[str]) -> list[Any]:
+    kept = []
+    for span in spans:
+        try:
+            kept.append(_ids_to_base64(span, bad_ids))
+        except _BadId as error:
+            name = span.get("name", "") if isinstance(span, dict) else ""
+            bad_ids.append(f"span {name!r}: {error}")
+    return kept
+
+
+def _id_as_base64(field: str, value: str, size: int) -> str:
     """Hex as the specification says; base64 as protobuf's own JSON mapping (Tempo) writes."""
     if value == "":
         return value
-    if _HEX_ID.fullmatch(value):
+    if len(value) == 2 * size and _HEX_DIGITS.fullmatch(value):
         return base64.b64encode(bytes.fromhex(value)).decode("ascii")
     try:
         raw = base64.b64decode(value, validate=True)
     except ValueError:
         raw = b""
-    if len(raw) not in (8, 16):
-        raise OtlpDecodeError(
-            f"{key} {value[:40]!r} is neither hex (32 or 16 digits) nor base64 of 16 or 8 bytes"
+    if len(raw) != size:
+        raise _BadId(
+            f"{field} {value[:40]!r} is neither {2 * size} hex digits nor base64 of {size} bytes"
         )
     return value
 

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 from opentelemetry import propagate
 
 from .._errors import AgentTraceWarning
-from ..capture._router import INSTALLATION
+from ..capture._router import INSTALLATION, ReceiverProblem
 from ._codec import Decoded, decode_json, decode_protobuf
-from ._settings import SESSION_SETTINGS, exposed_warning, is_loopback
+from ._settings import MAX_BODY_SETTING, SESSION_SETTINGS, exposed_warning, is_loopback
 
 PROTOCOLS = ("http/protobuf", "http/json", "grpc")
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
@@ -143,10 +143,12 @@ class OtlpReceiver:
     def deliver(self, decoded: Decoded, source: str) -> None:
         INSTALLATION.router.receive(decoded.build())
         if decoded.rejected:
-            self.problem(f"{source}: rejected {decoded.rejected} span(s): {decoded.summary}")
+            text = f"{source}: rejected {decoded.rejected} span(s): {decoded.summary}"
+            INSTALLATION.router.report_problem(ReceiverProblem(text, decoded.rejected))
 
     def problem(self, text: str) -> None:
-        INSTALLATION.router.report_problem(text)
+        """An export refused as a whole: its spans were lost."""
+        INSTALLATION.router.report_problem(ReceiverProblem(text))
 
 
 def _context_env() -> dict[str, str]:
@@ -240,7 +242,7 @@ def _handler_for(receiver: OtlpReceiver) -> type[http.server.BaseHTTPRequestHand
                     raise _Refused(400, f"bad Content-Length {length_header!r}")
                 if length > receiver.max_body:
                     self._discard(length)
-                    raise _Refused(413, _too_large(length, receiver.max_body))
+                    raise _Refused(413, _too_large(receiver.max_body, length))
                 body = self.rfile.read(length)
             encoding = self.headers.get("Content-Encoding", "identity").strip().lower()
             if encoding == "gzip":
@@ -272,8 +274,8 @@ def _handler_for(receiver: OtlpReceiver) -> type[http.server.BaseHTTPRequestHand
                     self.rfile.readline(1024)
                     return b"".join(chunks)
                 total += size
-                if total > receiver.max_body:
-                    raise _Refused(413, _too_large(total, receiver.max_body))
+                if total > receiver.max_body:  # the rest unread: its size is unknown
+                    raise _Refused(413, _too_large(receiver.max_body))
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline(1024)
 
@@ -290,10 +292,10 @@ def _handler_for(receiver: OtlpReceiver) -> type[http.server.BaseHTTPRequestHand
     return Handler
 
 
-def _too_large(size: int, limit: int) -> str:
+def _too_large(limit: int, size: int | None = None, after: str = "") -> str:
+    body = "body" if size is None else f"body of {size} bytes"
     return (
-        f"body of {size} bytes is over the receiver's limit of {limit} bytes "
-        f"(setting agenttrace_otlp_max_body)"
+        f"{body} is over the receiver's limit of {limit} bytes{after} (setting {MAX_BODY_SETTING})"
     )
 
 
@@ -304,7 +306,8 @@ def _gunzip(body: bytes, limit: int) -> bytes:
     except zlib.error as error:
         raise _Refused(400, f"malformed gzip body: {error}") from None
     if len(out) > limit or inflater.unconsumed_tail:
-        raise _Refused(413, _too_large(limit + 1, limit) + " after decompression")
+        # inflated no further than the limit: its size is unknown
+        raise _Refused(413, _too_large(limit, after=" after decompression"))
     return out
 
 
@@ -343,6 +346,12 @@ def _response(content_type: str, decoded: Decoded) -> bytes:
     return data
 
 
+def _grpc_receive_limit(max_body: int) -> int:
+    """What grpc takes in before export() sees it: over-limit exports as large as the
+    HTTP side reads and drops, so they are answered and reported alike."""
+    return max(4 * max_body, _DISCARD_LIMIT)
+
+
 def _start_grpc(receiver: OtlpReceiver) -> tuple[Any, int]:
     try:
         import grpc
@@ -359,9 +368,13 @@ def _start_grpc(receiver: OtlpReceiver) -> tuple[Any, int]:
         # Raw bytes in, so a malformed or oversized export is ours to report, not
         # an error grpc answers on its own where no test sees it.
         if len(body) > receiver.max_body:
-            reason = _too_large(len(body), receiver.max_body)
-            receiver.problem(f"OTLP/gRPC export refused (RESOURCE_EXHAUSTED): {reason}")
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, reason)
+            # Not RESOURCE_EXHAUSTED: OTLP makes it retryable only with a RetryInfo,
+            # but OpenTelemetry Python's exporter retries it always, with backoff (the
+            # same refusal again for seconds per batch). Too large stays too large:
+            # INVALID_ARGUMENT is the code OTLP recommends for an error not to retry.
+            reason = _too_large(receiver.max_body, len(body))
+            receiver.problem(f"OTLP/gRPC export refused (INVALID_ARGUMENT): {reason}")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, reason)
         try:
             decoded = decode_protobuf(body)
         except OtlpDecodeError as error:
@@ -378,7 +391,8 @@ def _start_grpc(receiver: OtlpReceiver) -> tuple[Any, int]:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="agenttrace-otlp-grpc"),
         # room above the limit, so an oversized export reaches export() to be reported
-        options=[("grpc.max_receive_message_length", 4 * receiver.max_body)],
+        # (one grpc refuses itself is answered RESOURCE_EXHAUSTED, retried, unseen)
+        options=[("grpc.max_receive_message_length", _grpc_receive_limit(receiver.max_body))],
         handlers=[handler],
     )
     try:

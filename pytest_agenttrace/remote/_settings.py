@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 START_CHOICES = ("first-use", "session")
+MAX_BODY_SETTING = "agenttrace_otlp_max_body"  # named by every over-the-limit refusal
 _SETTINGS = {
     # name: (help, default)
     "otlp_start": (

@@ -280,7 +280,7 @@ def test_jaeger_flat_parent_span_id_is_the_parent() -> None:
         (
             load_otlp_json,
             '{"resourceSpans": [{"scopeSpans": [{"spans": [{"spanId": "zz"}]}]}]}',
-            "spanId 'zz' is neither hex",
+            "span '': spanId 'zz' is neither 16 hex digits nor base64 of 8 bytes",
         ),
         (load_otlp_json, "[" * 10_000 + "]" * 10_000, "nested"),
         (load_jaeger_json, '{"resourceSpans": []}', 'must be an object with a "data" list'),
