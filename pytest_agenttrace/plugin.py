@@ -207,8 +207,8 @@ def _note_running_test() -> None:
     """Tell the span router (once loaded) whether the running test is one that never
     captures: a receiver finding made meanwhile is no later test's to fail with."""
     module = sys.modules.get(_ROUTER_MODULE)
-    if module is None:
-        return
+    if module is None or not module.INSTALLATION.router.receivers_running:
+        return  # no receiver, no findings: the usual suite pays one lookup per test
     item = _RUNNING[-1] if _RUNNING else None
     if item is not None and "agenttrace" in getattr(item, "fixturenames", ()):
         item = None  # captures: what the receiver finds is its, or the next capture's

@@ -468,3 +468,4 @@ def close_process_receiver() -> None:
             _RECEIVER.close()
             _RECEIVER = None
             INSTALLATION.router.receivers_running = False
+            INSTALLATION.router.uncaptured_test = None  # kept up to date only while running
