@@ -300,15 +300,26 @@ def _too_large(limit: int, size: int | None = None, after: str = "") -> str:
 
 
 def _gunzip(body: bytes, limit: int) -> bytes:
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as error:
-        raise _Refused(400, f"malformed gzip body: {error}") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        # inflated no further than the limit: its size is unknown
-        raise _Refused(413, _too_large(limit, after=" after decompression"))
-    return out
+    """The inflated body: every gzip member of it (RFC 1952 allows several), each
+    complete, inflated no further than the limit."""
+    out = b""
+    rest = body
+    while True:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(rest, limit + 1 - len(out))
+        except zlib.error as error:
+            raise _Refused(400, f"malformed gzip body: {error}") from None
+        if len(out) > limit or inflater.unconsumed_tail:
+            # inflated no further than the limit: its size is unknown
+            raise _Refused(413, _too_large(limit, after=" after decompression"))
+        if not inflater.eof:  # zlib takes a stream cut short without a word
+            raise _Refused(
+                400, "malformed gzip body: it ends before its compressed stream does (cut off?)"
+            )
+        rest = inflater.unused_data
+        if not rest:
+            return out
 
 
 def _decode(content_type: str, body: bytes) -> Decoded:

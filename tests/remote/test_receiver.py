@@ -1008,3 +1008,36 @@ def test_fixed_ports_under_xdist_give_every_worker_ports_of_its_own(
     }
     assert seen["gw0"] == (f"http://127.0.0.1:{port + 1}", f"http://127.0.0.1:{port}")
     assert seen["gw1"] == (f"http://127.0.0.1:{port + 3}", f"http://127.0.0.1:{port + 2}")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(gzip.compress(b"{}")[:-8], "cut off", id="no-trailer"),
+        pytest.param(b"\x1f\x8b\x08\x00garbage", "cut off", id="header-only"),
+        pytest.param(b"", "cut off", id="empty"),
+        pytest.param(
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + bytes(range(40)),
+            "invalid",
+            id="not-deflate",
+        ),
+        pytest.param(gzip.compress(b"{}") + b"\x00junk", "malformed gzip", id="junk-after"),
+    ],
+)
+def test_a_gzip_body_that_is_not_whole_is_refused(body: bytes, reason: str) -> None:
+    from pytest_agenttrace.remote._receiver import _gunzip, _Refused
+
+    with pytest.raises(_Refused) as refused:
+        _gunzip(body, limit=1_000)
+    assert refused.value.status == 400
+    assert reason in refused.value.reason
+
+
+def test_every_member_of_a_gzip_body_is_inflated_within_the_limit() -> None:
+    from pytest_agenttrace.remote._receiver import _gunzip, _Refused
+
+    two_members = gzip.compress(b'{"resourceSpans": ') + gzip.compress(b"[]}")
+    assert _gunzip(two_members, limit=1_000) == b'{"resourceSpans": []}'
+    with pytest.raises(_Refused) as refused:  # the limit counts both members
+        _gunzip(gzip.compress(b"a" * 600) + gzip.compress(b"b" * 600), limit=1_000)
+    assert refused.value.status == 413
