@@ -219,7 +219,7 @@ def _from_request(request: Any) -> Decoded:
     decoded = Decoded(spans=[])
     append = decoded.spans.append
     for message, resource, scope in _messages(request):
-        received = _OtlpSpan.received(message, resource, scope)
+        received = _link_problem(message.links) or _OtlpSpan.received(message, resource, scope)
         if isinstance(received, str):
             decoded.reject(message, received)
         else:
@@ -231,14 +231,16 @@ def _checked_request(request: Any) -> Decoded:
     decoded = Decoded(spans=[])
     append = decoded.pending.append
     for message, resource, scope in _messages(request):
-        problem = _id_problem(
-            message.trace_id, message.span_id, message.parent_span_id
-        ) or _field_problem(
-            message.name,
-            message.kind,
-            message.status.code,
-            message.start_time_unix_nano,
-            message.end_time_unix_nano,
+        problem = (
+            _id_problem(message.trace_id, message.span_id, message.parent_span_id)
+            or _field_problem(
+                message.name,
+                message.kind,
+                message.status.code,
+                message.start_time_unix_nano,
+                message.end_time_unix_nano,
+            )
+            or _link_problem(message.links)
         )
         if problem:
             decoded.reject(message, problem)
@@ -259,6 +261,17 @@ def _id_problem(trace_id: bytes, span_id: bytes, parent_id: bytes) -> str | None
         return f"invalid span id {span_id.hex()!r}: expected 8 bytes, not all zero"
     if parent_id and len(parent_id) != 8:
         return f"invalid parent span id {parent_id.hex()!r}: expected 8 bytes"
+    return None
+
+
+def _link_problem(links: Any) -> str | None:
+    # ids of the right size only; all zeros is allowed: the specification keeps a
+    # link to an invalid context when it has attributes or a trace state
+    for number, link in enumerate(links, start=1):
+        if len(link.trace_id) != 16:
+            return f"link {number}: invalid trace id {link.trace_id.hex()!r}: expected 16 bytes"
+        if len(link.span_id) != 8:
+            return f"link {number}: invalid span id {link.span_id.hex()!r}: expected 8 bytes"
     return None
 
 

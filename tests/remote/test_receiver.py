@@ -1041,3 +1041,40 @@ def test_every_member_of_a_gzip_body_is_inflated_within_the_limit() -> None:
     with pytest.raises(_Refused) as refused:  # the limit counts both members
         _gunzip(gzip.compress(b"a" * 600) + gzip.compress(b"b" * 600), limit=1_000)
     assert refused.value.status == 413
+
+
+@pytest.mark.parametrize("check_only", [True, False], ids=["http-checks", "grpc-and-loading"])
+def test_a_protobuf_link_id_of_the_wrong_size_rejects_its_span(check_only: bool) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+    from pytest_agenttrace.remote._codec import decode_protobuf
+
+    def message(name: str, span_id: int, links: list[Span.Link]) -> Span:
+        return Span(
+            trace_id=(0x5EED).to_bytes(16, "big"),
+            span_id=span_id.to_bytes(8, "big"),
+            name=name,
+            start_time_unix_nano=1,
+            end_time_unix_nano=2,
+            links=links,
+        )
+
+    zero_link = Span.Link(trace_id=bytes(16), span_id=bytes(8))  # kept by the spec's rules
+    spans = [
+        message("kept", 1, [zero_link]),
+        message("short_trace", 2, [Span.Link(trace_id=b"\x01" * 3, span_id=b"\x01" * 8)]),
+        message("long_span", 3, [zero_link, Span.Link(trace_id=b"\x01" * 16, span_id=b"")]),
+    ]
+    request = ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])]
+    )
+    decoded = decode_protobuf(request.SerializeToString(), check_only=check_only)
+    assert [span.name for span in decoded.build()] == ["kept"]
+    assert decoded.rejected == 2
+    assert decoded.errors == [
+        "span 'short_trace': link 1: invalid trace id '010101': expected 16 bytes",
+        "span 'long_span': link 2: invalid span id '': expected 8 bytes",
+    ]
