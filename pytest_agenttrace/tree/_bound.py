@@ -20,6 +20,7 @@ from ._render import RenderLine, Row, align_marks, render_rows
 UNEXPECTED = "unexpected span"  # the matcher's mark on a span no line accounts for
 CONTEXT = 2  # lines kept before and after each difference, as a diff shows them
 MIN_TREE_LINES = 10  # a limit smaller than the message's own frame still shows this many
+PATH_ENDS = 4  # lines kept at each end of a difference's path from the root
 
 
 def _is_difference(row: Row) -> bool:
@@ -114,12 +115,16 @@ def _context(rows: list[Row], children: dict[int | None, list[int]], index: int)
     return [*reversed(before), *after, *children.get(index, [])[:CONTEXT]]
 
 
-def _with_path(rows: list[Row], index: int) -> set[int]:
-    path = {index}
+def _with_path(rows: list[Row], index: int) -> list[int]:
+    """The line and its ancestors; of a long path (a chain hundreds deep) only the
+    top and the lines just above the difference, the middle one elided line."""
+    path = [index]
     parent = rows[index].parent
-    while parent is not None and parent not in path:
-        path.add(parent)
+    while parent is not None:
+        path.append(parent)
         parent = rows[parent].parent
+    if len(path) > 2 * PATH_ENDS:
+        path = path[:PATH_ENDS] + path[-PATH_ENDS:]
     return path
 
 
@@ -142,16 +147,18 @@ def _elide(rows: list[Row], kept: set[int]) -> list[tuple[str, str, list[str]]]:
             printed.append((row.prefix, row.own, row.line.marks))
             index += 1
             continue
-        start = index
-        spans = 0
+        shallowest = index  # the run's line goes at its shallowest row's depth: a run
+        spans = 0  # that leaves a subtree for its parent's later siblings is theirs
         matching = True
         while index < len(rows) and index not in kept:
+            if rows[index].depth < rows[shallowest].depth:
+                shallowest = index
             line = rows[index].line
             spans += 0 if line.is_comment or line.head == ELLIPSIS_LINE else line.count
             matching = matching and not differs[index]
             index += 1
         what = ("matching " if matching else "") + ("span" if spans == 1 else "spans")
-        printed.append((rows[start].prefix, f"# … {spans:,} {what} …", []))
+        printed.append((rows[shallowest].prefix, f"# … {spans:,} {what} …", []))
     return printed
 
 

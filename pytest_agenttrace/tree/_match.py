@@ -71,6 +71,8 @@ EXPLAIN_LINE_LIMIT = 20_000
 # and at most this many levels of indentation in all: a chain 20,000 deep would be
 # 400 MB of text, cut this way near 4,500 levels (about 20 MB)
 EXPLAIN_INDENT_LIMIT = 10_000_000
+# failing subtrees below that cut whose first difference is looked for and said
+_CUT_DIFFERENCES = 5
 HINT = (
     "Paste the tree above into the test to accept the current shape; "
     "lines marked ✗ differ from the expectation."
@@ -555,6 +557,11 @@ class _Matcher:
             known = self._compatible.get(key)
             if known is not None:
                 return known
+        if _checks_below(line):
+            # A pair no warming reached (a failure explanation pairs spans by name
+            # below a mismatch): warm it first, or children_match would recurse
+            # one level per call down a deep chain.
+            self.warm(line, span)
         known = self._compatible[key] = self.children_match(line, span)
         return known
 
@@ -724,8 +731,9 @@ class _Matcher:
             ]
         done = 0
         depths = [0] * len(shells)  # of each shell's line
+        cut: list[tuple[ExpectedSpan, CapturedSpan, int]] = []  # failing pairs not explained
         while done < len(shells):  # each level appends the shells of the next
-            line, span, rendered, _ = shells[done]
+            line, span, rendered, own = shells[done]
             depth = depths[done]
             if self._budget.take(depth):
                 if line.children or span.children:  # a leaf on both sides has nothing below
@@ -733,7 +741,10 @@ class _Matcher:
                     depths += [depth + 1] * (len(shells) - len(depths))
             elif span.children:
                 rendered.children = [ellipsis_line()]
+                if not own and len(cut) < _CUT_DIFFERENCES and not self.compatible(line, span):
+                    cut.append((line, span, depth + 1))
             done += 1
+        top += [RenderLine(head=self._below_the_cut(*each), is_comment=True) for each in cut]
         # Children before parents: an order difference is told only where nothing
         # below already explains the failure.
         for line, span, rendered, own in reversed(shells):
@@ -741,6 +752,32 @@ class _Matcher:
             if order and not own:
                 rendered.marks.insert(0, f"children {order}")
         return top
+
+    def _below_the_cut(self, line: ExpectedSpan, span: CapturedSpan, depth: int) -> str:
+        """The first difference under a failing pair the rendering stopped above,
+        found level by level (a chain thousands deep would print as hundreds of
+        megabytes of indentation): said as one comment, so it is never lost."""
+        while True:
+            shells: list[_Shell] = []
+            children = self.explain_children(line, span, shells, depth)
+            marked = [child for child in children if child.marks or child.is_comment]
+            marked += [rendered for _, _, rendered, own in shells if own]
+            if marked:
+                first = marked[0]
+                found = first.head if first.is_comment else first.text()
+                found += f" ({'; '.join(first.marks)})" if first.marks else ""
+                break
+            failing = [(ln, sp) for ln, sp, _, _ in shells if not self.compatible(ln, sp)]
+            if not failing:  # nothing marked below: the order of the children
+                found = "the order of its children"
+                break
+            line, span = failing[0]
+            depth += 1
+        return (
+            f"below the part shown (it stops at {EXPLAIN_LINE_LIMIT:,} span lines or "
+            f"{EXPLAIN_INDENT_LIMIT:,} columns of indentation), at depth {depth:,} under "
+            f"{span_line(span, line, rules=self.rules).text()}: {found}"
+        )
 
     def _shell(self, line: ExpectedSpan, span: CapturedSpan, shells: list[_Shell]) -> RenderLine:
         """A span's own line and marks; its children come when the worklist gets to it."""

@@ -205,3 +205,28 @@ def test_a_span_still_open_is_named_beside_its_missing_line(pytester: pytest.Pyt
         ],
         consecutive=True,
     )
+
+
+def test_an_elided_run_that_leaves_a_subtree_is_printed_at_its_shallowest_level() -> None:
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("bound")
+    with tracer.start_as_current_span("orchestrator"):
+        for n in range(3):
+            with tracer.start_as_current_span("agent", attributes={"n": n}):
+                for k in range(10):
+                    tracer.start_span("tool", attributes={"k": k}).end()
+    spans = exporter.get_finished_spans()
+    expected = render_tree(spans).replace("tool {k: 2}", "tool {k: -2}", 2)  # agents 0 and 1
+    expected = expected.replace("tool {k: -2}", "tool {k: 2}", 1)  # agent 1's only
+    lines = failure(spans, expected, output_lines=20).splitlines()
+    at = next(index for index, line in enumerate(lines) if "✗" in line)
+    assert lines[at : at + 4] == [
+        "    tool {k: 2}   # ✗ k: expected -2, got 2",
+        "    tool {k: 3}",
+        "    tool {k: 4}",
+        # agent 1's last five tools, then agent 2 and its ten: the run ends at the
+        # agents' level, so it is printed there, not as agent 1's children
+        "  # … 16 matching spans …",
+    ]

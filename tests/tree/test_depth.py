@@ -124,3 +124,37 @@ def test_every_capture_operation_on_a_deep_chain(agenttrace) -> None:  # type: i
     agenttrace.assert_retries("planner", at_most=0)
     assert len(agenttrace.spans[-1].ancestors()) == DEEP - 1
     assert "planner" in agenttrace.render()
+
+
+def numbered_chain(depth: int) -> list[ReadableSpan]:
+    """planner {depth: 0} > planner {depth: 1} > ...: every level its own line."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("planner")
+    opened = []
+    context = None
+    for level in range(depth):
+        opened.append(tracer.start_span("planner", context=context, attributes={"depth": level}))
+        context = trace.set_span_in_context(opened[-1])
+    for each in reversed(opened):
+        each.end()
+    return list(exporter.get_finished_spans())
+
+
+@pytest.mark.parametrize(("depth", "wrong"), [(600, 300), (DEEP, DEEP // 2), (DEEP, DEEP - 2)])
+def test_a_wrong_line_deep_in_a_chain_is_found_and_said(depth: int, wrong: int) -> None:
+    # Below the mismatch, the explanation pairs lines with spans that no match
+    # reached: once answered by recursion, one level per call.
+    spans = numbered_chain(depth)
+    expected = render_tree(spans, style="indent").replace(
+        f"planner {{depth: {wrong}}}", "planner {depth: -1}"
+    )
+    with pytest.raises(AssertionError) as failure:
+        assert_trace_tree(spans, expected)
+    message = str(failure.value)
+    assert message.startswith("Trace tree does not match the expectation (1 difference):")
+    assert f"depth: expected -1, got {wrong}" in message
+    assert len(message.splitlines()) <= 30  # a path hundreds deep is elided in its middle
+    if wrong > 4_000:  # below the part a failure renders: said as one comment, with where
+        assert f"at depth {wrong:,} under planner {{depth: {wrong - 1}}}" in message
