@@ -57,7 +57,11 @@ def _ids() -> st.SearchStrategy[tuple[str, str]]:
 def traceparents(*, sampled: bool | None = None) -> st.SearchStrategy[str]:
     """Valid W3C ``traceparent`` values (version 00), sampled or not unless `sampled` says."""
     flags = {None: st.sampled_from(["00", "01"]), True: st.just("01"), False: st.just("00")}
-    return st.builds(lambda ids, flag: f"00-{ids[0]}-{ids[1]}-{flag}", _ids(), flags[sampled])
+    # tuples().map(), not builds(): a failing example then shows the traceparent
+    # itself, not the call that made it
+    return st.tuples(_ids(), flags[sampled]).map(
+        lambda drawn: f"00-{drawn[0][0]}-{drawn[0][1]}-{drawn[1]}"
+    )
 
 
 def _with_field(index: int, field: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -68,7 +72,7 @@ def _with_field(index: int, field: st.SearchStrategy[str]) -> st.SearchStrategy[
         parts[index] = replacement
         return "-".join(parts)
 
-    return st.builds(build, traceparents(), field)
+    return st.tuples(traceparents(), field).map(lambda drawn: build(*drawn))
 
 
 def _wrong_length(width: int) -> st.SearchStrategy[str]:
@@ -107,9 +111,7 @@ _DEFECTS: dict[str, st.SearchStrategy[str]] = {
         *(_with_field(i, _with_non_hex(width)) for i, (_, width) in enumerate(_FIELDS))
     ),
     "version ff": _with_field(0, st.just("ff")),
-    "fields after version 00": st.builds(
-        lambda valid, extra: f"{valid}-{extra}", traceparents(), st.text(_HEX, max_size=8)
-    ),
+    "fields after version 00": st.tuples(traceparents(), st.text(_HEX, max_size=8)).map("-".join),
     "all-zero trace id": _with_field(1, st.just("0" * 32)),
     "all-zero span id": _with_field(2, st.just("0" * 16)),
 }
@@ -172,10 +174,8 @@ def carriers(
     states = _garbage() if garbage else _tracestates()
     baggages = _garbage() if garbage else _baggages()
     optional = st.fixed_dictionaries({}, optional={"tracestate": states, "baggage": baggages})
-    return st.builds(
-        lambda value, more: {"traceparent": value, **more},
-        traceparent if traceparent is not None else traceparents(),
-        optional,
+    return st.tuples(traceparent if traceparent is not None else traceparents(), optional).map(
+        lambda drawn: {"traceparent": drawn[0], **drawn[1]}
     )
 
 
@@ -208,12 +208,12 @@ def malformed_carriers(
             st.text(max_size=20),
             max_size=3,
         ),
-        st.builds(lambda key, value: {key: value}, misnamed, traceparents()),
+        st.tuples(misnamed, traceparents()).map(lambda drawn: {drawn[0]: drawn[1]}),
         carriers(traceparent=malformed_traceparents()),
         carriers(traceparent=malformed_traceparents(), garbage=True),
     ]
     if non_string_values:
-        choices.append(st.builds(lambda value: {"traceparent": value}, _not_strings()))
+        choices.append(_not_strings().map(lambda value: {"traceparent": value}))
     if non_mappings:
         choices.append(
             st.one_of(

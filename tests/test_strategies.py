@@ -180,3 +180,34 @@ def test_without_hypothesis_the_error_names_the_extra() -> None:
         "ImportError: pytest_agenttrace.strategies needs Hypothesis: "
         "pip install 'pytest-agenttrace-otel[hypothesis]'"
     )
+
+
+@pytest.mark.parametrize(
+    ("strategy", "shown"),
+    [
+        ('ats.malformed_traceparents("uppercase")', "value='"),
+        (
+            'ats.carriers(traceparent=ats.malformed_traceparents("uppercase"))',
+            "value={'traceparent': '",
+        ),
+    ],
+)
+def test_a_failing_example_shows_the_drawn_value_not_how_it_was_built(
+    pytester: pytest.Pytester, strategy: str, shown: str
+) -> None:
+    pytester.makepyfile(
+        f"""
+        from hypothesis import given
+        from pytest_agenttrace import strategies as ats
+
+        @given(value={strategy})
+        def test_consumer(value):
+            # fails on part of what is drawn: Hypothesis then explains which part
+            assert "A" not in str(value)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert shown in text
+    assert "build(" not in text and "lambda" not in text
