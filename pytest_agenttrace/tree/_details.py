@@ -20,9 +20,9 @@ from ._model import (
     ExpectedLink,
     ExpectedSpan,
     format_count,
+    format_cut_value,
     format_event_line,
     format_link_line,
-    format_value,
 )
 
 Line = TypeVar("Line", ExpectedEvent, ExpectedLink)
@@ -94,8 +94,8 @@ def details_match(line: ExpectedSpan, span: CapturedSpan, target_matches: Target
 def _mismatch_text(prefix: str, mismatches: list[tuple[str, Any, Any]]) -> list[str]:
     found = []
     for key, want, got in mismatches:
-        actual = "missing" if got is MISSING else f"got {format_value(got)}"
-        found.append(f"{prefix}{key}: expected {format_value(want)}, {actual}")
+        actual = "missing" if got is MISSING else f"got {format_cut_value(got)}"
+        found.append(f"{prefix}{key}: expected {format_cut_value(want)}, {actual}")
     return found
 
 

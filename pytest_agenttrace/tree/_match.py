@@ -37,6 +37,7 @@ from ._model import (
     ExpectedSpan,
     check_ordered_children,
     format_count,
+    format_cut_value,
     format_expected_line,
     format_name,
     format_value,
@@ -1004,9 +1005,11 @@ def own_differences(
     if line.attributes:
         for key, want, got in attribute_mismatches(line.attributes, span.attributes):
             if got is MISSING:
-                differences.append(f"{key}: expected {format_value(want)}, attribute missing")
+                differences.append(f"{key}: expected {format_cut_value(want)}, attribute missing")
             else:
-                differences.append(f"{key}: expected {format_value(want)}, got {format_value(got)}")
+                differences.append(
+                    f"{key}: expected {format_cut_value(want)}, got {format_cut_value(got)}"
+                )
     if line.has_details:
         differences += detail_differences(line, span, target_matches or (lambda *_: False))
     return differences

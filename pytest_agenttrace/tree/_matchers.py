@@ -58,6 +58,14 @@ class Matcher:
         return self.text
 
 
+# JSON leaves these line breaks raw; a matcher's text must stay on its line
+_RAW_BREAKS = {ord(char): f"\\u{ord(char):04x}" for char in "\x85\u2028\u2029"}
+
+
+def _quoted(text: str | int | float | bool) -> str:
+    return json.dumps(text, ensure_ascii=False).translate(_RAW_BREAKS)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -108,7 +116,7 @@ class StartsWith(Matcher):
 
     def __init__(self, prefix: str) -> None:
         self.prefix = _text(prefix, "StartsWith")
-        self.text = "starts " + json.dumps(self.prefix, ensure_ascii=False)
+        self.text = "starts " + _quoted(self.prefix)
 
     def matches(self, value: Any) -> bool:
         return isinstance(value, str) and value.startswith(self.prefix)
@@ -119,7 +127,7 @@ class EndsWith(Matcher):
 
     def __init__(self, suffix: str) -> None:
         self.suffix = _text(suffix, "EndsWith")
-        self.text = "ends " + json.dumps(self.suffix, ensure_ascii=False)
+        self.text = "ends " + _quoted(self.suffix)
 
     def matches(self, value: Any) -> bool:
         return isinstance(value, str) and value.endswith(self.suffix)
@@ -133,7 +141,7 @@ class Contains(Matcher):
         if not isinstance(item, (str, int, float)):
             raise TypeError(f"Contains takes a str, number or bool, got {item!r}")
         self.item = item
-        self.text = "contains " + json.dumps(item, ensure_ascii=False)
+        self.text = "contains " + _quoted(item)
 
     def matches(self, value: Any) -> bool:
         if isinstance(value, str):

@@ -436,6 +436,34 @@ def format_value(value: Any) -> str:
         return repr(value)
 
 
+# A printed value longer than this is cut: renderings print a short matcher the
+# value fulfils (`_volatile.VolatileRules.bounded`), marks a cut value and its length.
+MAX_SHOWN_CHARS = 200
+
+
+def format_cut_value(value: Any) -> str:
+    """`format_value`, cut to about MAX_SHOWN_CHARS with the whole value's size said:
+    for marks and messages, which are read, not pasted back."""
+    if type(value) is int and value.bit_length() > 3 * MAX_SHOWN_CHARS:
+        return (
+            f"an int of {len(str(value)) if value.bit_length() < 14_000 else 'over 4,300'} digits"
+        )
+    if type(value) is str and len(value) > MAX_SHOWN_CHARS:
+        return format_value(value[:MAX_SHOWN_CHARS])[:-1] + f'…" ({len(value):,} characters)'
+    text = format_value(value)
+    if len(text) <= MAX_SHOWN_CHARS:
+        return text
+    size = (
+        f"{len(value):,} items" if isinstance(value, (list, tuple)) else f"{len(text):,} characters"
+    )
+    return text[:MAX_SHOWN_CHARS] + f"… ({size})"
+
+
+def cut_text(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
+    """`text`, or its first `limit` characters and how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def format_key(key: str) -> str:
     return key if BARE_KEY.fullmatch(key) else to_json(key)
 

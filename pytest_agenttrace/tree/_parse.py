@@ -26,6 +26,7 @@ from ._model import (
     LABEL,
     LABEL_FLAG,
     LINK_PREFIX,
+    MAX_SHOWN_CHARS,
     NO_EVENTS_FLAG,
     NO_LINKS_FLAG,
     REMOTE_FLAG,
@@ -37,6 +38,7 @@ from ._model import (
     ExpectedLink,
     ExpectedSpan,
     count_problem,
+    cut_text,
     link_labels,
     split_children,
 )
@@ -338,8 +340,12 @@ class _Parser:
     def _count(
         self, count: re.Match[str], flag: str, number: int, column: int, *, detail: bool = False
     ) -> tuple[int, int | None]:
-        if len(count.group(1)) > 9 or len(count.group(3) or "") > 9:
-            raise self._error(number, column, f"count {flag[:20]}...: too large")
+        if len(count.group(1)) > _COUNT_DIGITS or len(count.group(3) or "") > _COUNT_DIGITS:
+            raise self._error(
+                number,
+                column,
+                f"count {flag[:20]}…: too large (the largest count is {MAX_COUNT:,})",
+            )
         low = int(count.group(1))
         high = None if count.group(2) and not count.group(3) else int(count.group(3) or low)
         problem = count_problem(low, high, allow_none=detail)
@@ -414,9 +420,26 @@ class _Parser:
 
     def _error(self, number: int, column: int, message: str) -> ExpectedTreeError:
         raw = self.lines[number - 1] if 0 < number <= len(self.lines) else ""
+        shown, caret = _window(raw, column)
         return ExpectedTreeError(
-            f"line {number}, column {column + 1}: {message}\n    {raw}\n    {' ' * column}^"
+            f"line {number}, column {column + 1}: {cut_text(message, 3 * MAX_SHOWN_CHARS)}"
+            f"\n    {shown}\n    {' ' * caret}^"
         )
+
+
+_COUNT_DIGITS = 9
+MAX_COUNT = 10**_COUNT_DIGITS - 1
+
+
+def _window(raw: str, column: int) -> tuple[str, int]:
+    """The part of a long line around `column` (`…` where cut), and the caret's column in it."""
+    if len(raw) <= MAX_SHOWN_CHARS:
+        return raw, column
+    start = max(0, min(column - MAX_SHOWN_CHARS // 2, len(raw) - MAX_SHOWN_CHARS))
+    end = start + MAX_SHOWN_CHARS
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(raw) else ""
+    return head + raw[start:end] + tail, column - start + len(head)
 
 
 # The usual line, `name {key: "text", key: 42}`, read by two regexes instead of the
@@ -525,8 +548,11 @@ class _LineScanner:
             raise self.error(f"invalid {what}: {error.msg}{hint}", error.pos) from None
         except RecursionError:
             raise self.error(f"invalid {what}: nested too deeply") from None
-        except ValueError as error:  # an integer of more than 4,300 digits
-            raise self.error(f"invalid {what}: {error}") from None
+        except ValueError:  # an integer of more than 4,300 digits: Python refuses to read it
+            raise self.error(
+                f"invalid {what}: the number is too long (more than 4,300 digits) "
+                "for an attribute value"
+            ) from None
         self.position = end
         return value
 

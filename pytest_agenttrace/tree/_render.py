@@ -34,6 +34,7 @@ from ._model import (
     EVENT_PREFIX,
     LABEL_FLAG,
     LINK_PREFIX,
+    MAX_SHOWN_CHARS,
     NO_EVENTS_FLAG,
     NO_LINKS_FLAG,
     REMOTE_FLAG,
@@ -41,6 +42,7 @@ from ._model import (
     SCOPE_FLAG,
     ExpectedLink,
     ExpectedSpan,
+    cut_text,
     format_attributes,
     format_count,
     format_flag_value,
@@ -57,6 +59,10 @@ STYLES = ("indent", "box")
 # Past this column marks are not aligned any further, so one long line does not
 # push every comment off screen.
 MAX_MARK_COLUMN = 60
+# The marks one line prints (the rest are counted), and the characters of each:
+# a line expecting 20,000 attributes of a span that has none is no line of megabytes.
+MAX_MARKS_PER_LINE = 10
+MAX_MARK_CHARS = 3 * MAX_SHOWN_CHARS
 
 
 @dataclass
@@ -77,8 +83,8 @@ class RenderLine:
     span: CapturedSpan | None = field(default=None, compare=False, repr=False)
 
     def text(self) -> str:
-        if self.is_comment:
-            return f"# {MARK} {self.head}"
+        if self.is_comment:  # `missing: <an expected line>`: as long as the user wrote it
+            return f"# {MARK} {cut_text(self.head, MAX_MARK_CHARS)}"
         flags = list(self.flags)
         if self.count != 1:
             flags.append(format_count(self.count, self.count))
@@ -213,18 +219,18 @@ def shown_attributes(
 ) -> dict[str, Any]:
     """The keys the expectation named, as they should paste back: what was written
     when it matched (`*`, a matcher, the literal), else the actual value (volatile
-    ones as matchers, so the pasted expectation holds on the next run too)."""
+    ones as matchers, so the pasted expectation holds on the next run too). A value
+    that would print long prints as a short matcher it fulfils."""
     shown = {}
     for key, want in expected.items():
         if key not in actual:
             continue
         got = actual[key]
         if want is PRESENT or isinstance(want, Matcher):
-            shown[key] = want if want == got else rules.shown(key, got)
+            shown[key] = rules.bounded(key, got, want) if want == got else rules.shown(key, got)
         else:
-            shown[key] = (
-                got if not attribute_mismatches({key: want}, actual) else rules.shown(key, got)
-            )
+            matched = not attribute_mismatches({key: want}, actual)
+            shown[key] = rules.bounded(key, got, got) if matched else rules.shown(key, got)
     return shown
 
 
@@ -523,7 +529,11 @@ def align_marks(rows: Sequence[tuple[str, str, list[str]]], *, terminated: bool 
     out: list[str] = []
     for prefix, text, marks in rows:
         if marks:
-            comment = "; ".join(f"{MARK} {mark}" for mark in marks)
+            comment = "; ".join(
+                f"{MARK} {cut_text(mark, MAX_MARK_CHARS)}" for mark in marks[:MAX_MARKS_PER_LINE]
+            )
+            if len(marks) > MAX_MARKS_PER_LINE:
+                comment += f"; {MARK} … {len(marks) - MAX_MARKS_PER_LINE:,} more differences"
             # past the comment column, still two spaces: `…]# ✗` reads as part of the line
             padding = " " * max(column - len(prefix) - len(text), 2)
             out += (prefix, text, f"{padding}# {comment}", "\n")

@@ -20,7 +20,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ._matchers import IsBool, IsFloat, IsInt, IsList, IsStr, Matcher, Regex
+from ..capture._query import PRESENT
+from ._matchers import IsBool, IsFloat, IsInt, IsList, IsStr, Matcher, Regex, StartsWith
+from ._model import MAX_SHOWN_CHARS, format_value
 
 DEFAULT_VOLATILE_ATTRIBUTES = (
     "*.port",
@@ -99,6 +101,23 @@ class VolatileRules:
 
     def shown(self, key: str, value: Any) -> Any:
         """`value`, or the matcher to print in its place."""
+        return self.bounded(key, value, self._volatile_shown(key, value))
+
+    def bounded(self, key: str, value: Any, shown: Any) -> Any:
+        """`shown` (what prints for `value`), or, when that prints longer than
+        MAX_SHOWN_CHARS, a short matcher `value` still fulfils: a prompt of a
+        million characters prints as `starts "<its first characters>"`."""
+        if not _prints_long(shown):
+            return shown
+        rule = self._key_rule(key)
+        if isinstance(value, str) and not rule:
+            return long_text_matcher(value, volatile=rule is not None)
+        for kind, matcher in _TYPES:
+            if isinstance(value, kind):
+                return matcher
+        return PRESENT
+
+    def _volatile_shown(self, key: str, value: Any) -> Any:
         rule = self._key_rule(key)
         if rule is None:
             return value
@@ -137,6 +156,54 @@ def shape_matcher(value: str) -> Matcher | None:
     if _TIMESTAMP.match(value):
         return Regex(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
     return None
+
+
+def _prints_long(shown: Any) -> bool:
+    kind = type(shown)
+    if kind is str:
+        # the common case, cheaply: even all escapes (6 characters each) fit
+        return len(shown) * 6 > MAX_SHOWN_CHARS and len(format_value(shown)) > MAX_SHOWN_CHARS
+    if kind is int:
+        return _huge_int(shown)
+    if isinstance(shown, Matcher):
+        return len(shown.text) > MAX_SHOWN_CHARS
+    if isinstance(shown, (list, tuple)):
+        if len(shown) > MAX_SHOWN_CHARS or any(
+            type(item) is int and _huge_int(item) for item in shown
+        ):
+            return True
+        return len(format_value(shown)) > MAX_SHOWN_CHARS
+    return False
+
+
+def _huge_int(value: int) -> bool:
+    return value.bit_length() > 3 * MAX_SHOWN_CHARS  # about MAX_SHOWN_CHARS digits
+
+
+def long_text_matcher(value: str, *, volatile: bool = True) -> Matcher:
+    """A matcher of at most MAX_SHOWN_CHARS characters for a long str: `starts "…"`,
+    or (`volatile`) the regex of a volatile start (a URL with a port, a timestamp),
+    so that the next run's value still matches."""
+    if volatile:
+        url = _URL_WITH_PORT.match(value)
+        if url is not None and len(url.group(1)) < MAX_SHOWN_CHARS // 4:
+            start = "^" + re.escape(url.group(1)) + r":\d+"
+            rest = value[url.end() :]
+            return _fitting(lambda cut: Regex(start + re.escape(cut)), rest)
+        if _TIMESTAMP.match(value):
+            return Regex(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
+    return _fitting(StartsWith, value)
+
+
+def _fitting(make: Any, text: str) -> Matcher:
+    """`make(text[:n])` for the largest n whose printing fits in MAX_SHOWN_CHARS."""
+    size = min(len(text), MAX_SHOWN_CHARS)
+    while True:
+        matcher: Matcher = make(text[:size])
+        excess = len(matcher.text) - MAX_SHOWN_CHARS
+        if excess <= 0 or size == 0:
+            return matcher
+        size = max(size - max(excess // 6, 1), 0)  # an escape prints as up to 6 characters
 
 
 DEFAULT_RULES = VolatileRules()

@@ -581,3 +581,27 @@ def test_a_builder_tree_with_identical_lines_is_not_changed_by_matching() -> Non
     expected = span("job", span("step"), span("step"))
     assert_trace_tree(make_forest(s("job", s("step"), s("step"))), expected)
     assert [child.min_count for child in expected.children] == [1, 1]
+
+
+def test_a_long_value_in_a_mark_is_cut_with_its_length() -> None:
+    forest = make_forest(s("agent", s("llm", prompt="p" * 1_000_000)))
+    message = fails(forest, 'agent\n  llm {prompt: "x"}')
+    assert len(message) < 1_000
+    mark = f'# ✗ prompt: expected "x", got "{"p" * 200}…" (1,000,000 characters)'
+    assert message.splitlines()[3].endswith(mark)
+
+
+def test_a_line_with_thousands_of_differences_prints_ten_and_counts_the_rest() -> None:
+    keys = ", ".join(f"k{n}: 1" for n in range(20_000))
+    message = fails(make_forest(s("agent", s("llm"))), f"agent\n  llm {{{keys}}}")
+    assert len(message) < 1_000
+    assert message.splitlines()[3].endswith(
+        "✗ k9: expected 1, attribute missing; ✗ … 19,990 more differences"
+    )
+
+
+def test_a_long_missing_line_is_cut_with_its_length() -> None:
+    expected = f'agent\n  tool {{p: "{"q" * 100_000}"}}'
+    message = fails(make_forest(s("agent")), expected)
+    line = message.splitlines()[3]
+    assert line == f'  # ✗ missing: tool {{p: "{"q" * 581}… (100,021 characters)'

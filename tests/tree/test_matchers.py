@@ -173,3 +173,9 @@ def test_matcher_errors_name_line_and_column(text: str, message: str) -> None:
     assert line == f"    {text}"
     column = int(re.search(r"column (\d+)", first).group(1))  # type: ignore[union-attr]
     assert caret == " " * (3 + column) + "^"
+
+
+def test_a_string_matcher_keeps_line_breaks_escaped_so_it_stays_on_its_line() -> None:
+    assert repr(StartsWith("a\u2028b")) == 'starts "a\\u2028b"'
+    (line,) = parse_expected('x {k: starts "a\\u2028b"}')
+    assert line.attributes["k"] == StartsWith("a\u2028b")

@@ -371,7 +371,7 @@ def test_glued_valid_flags_keep_their_own_errors() -> None:
     ("text", "message"),
     [
         ("root [x" + "9" * 5000 + "]", "too large"),
-        ("root {n: " + "9" * 5000 + "}", "Exceeds the limit"),
+        ("root {n: " + "9" * 5000 + "}", "the number is too long"),
         ("root {n: " + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
     ],
     ids=["huge-count", "huge-integer", "deep-json"],
@@ -492,3 +492,33 @@ def test_plain_lines_read_as_the_scanner_reads_them(line: str) -> None:
 def test_plain_line_fast_path_takes_plain_lines_only(line: str, plain: bool) -> None:
     column = len(line) - len(line.lstrip(" "))
     assert (plain_span_line(line, column, 1) is not None) is plain
+
+
+def _parse_error(text: str) -> str:
+    with pytest.raises(ExpectedTreeError) as raised:
+        parse_expected(text)
+    return str(raised.value)
+
+
+def test_a_long_line_shows_a_window_with_the_caret_under_the_fault() -> None:
+    line = "agent {" + ", ".join(f"k{n}: {n}" for n in range(2_000)) + ", bad: @}"
+    message = _parse_error(line)
+    _, shown, caret = message.splitlines()
+    assert len(shown) < 300
+    assert shown[caret.index("^")] == "@"
+    assert shown.startswith("    …")
+
+
+def test_a_number_too_long_to_read_says_so_in_the_syntax_terms() -> None:
+    message = _parse_error("agent {n: " + "9" * 5_000 + "}")
+    assert len(message) < 600
+    assert "the number is too long (more than 4,300 digits) for an attribute value" in message
+    assert "sys.set_int_max_str_digits" not in message
+    _, shown, caret = message.splitlines()
+    assert shown[caret.index("^")] == "9" and shown[caret.index("^") - 2] == ":"
+
+
+def test_a_count_too_large_names_the_largest() -> None:
+    message = _parse_error("agent [x99999999999]")
+    assert "count x99999999999…: too large (the largest count is 999,999,999)" in message
+    parse_expected("agent [x999999999]")

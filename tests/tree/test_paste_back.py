@@ -3,6 +3,7 @@ with their attributes, comments apart from long lines, siblings in canonical ord
 
 from __future__ import annotations
 
+import json
 from textwrap import dedent
 from typing import Any
 
@@ -166,3 +167,48 @@ def test_a_bad_ini_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(
         ["ERROR: *agenttrace_volatile_attributes*'!': '!' needs a key glob after it*"]
     )
+
+
+PROMPT = "You are a helpful agent. " + "p" * 1_000_000
+
+
+def test_a_long_value_prints_as_a_short_matcher_that_holds_on_the_next_run() -> None:
+    forest = make_forest(s("agent", s("llm", prompt=PROMPT, tags=("t",) * 1_000)))
+    message = fails(forest, "agent")
+    assert len(message) < 1_000
+    line = message.splitlines()[3]
+    # `starts "…"` of 200 characters in all
+    assert line.startswith(f'  llm {{prompt: starts "{PROMPT[:191]}", tags: list}}')
+    # pasted back, it holds for the next run's prompt too, whose end differs
+    tree = message.split("\n\n")[1]
+    assert_trace_tree(make_forest(s("agent", s("llm", prompt=PROMPT + "!", tags=("u",)))), tree)
+    assert len(render_tree(forest)) < 300
+
+
+def test_a_long_value_that_matched_its_expectation_prints_short_too() -> None:
+    forest = make_forest(s("agent", s("llm", prompt=PROMPT), s("tool")))
+    message = fails(forest, f"agent\n  llm {{prompt: {json.dumps(PROMPT)}}}")
+    assert message.splitlines()[3] == f'  llm {{prompt: starts "{PROMPT[:191]}"}}'
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        # volatile starts stay matchers, with a port or a time of their own
+        ("http://127.0.0.1:37003/" + "a" * 300, "/^http:\\/\\/127\\.0\\.0\\.1:\\d+\\/aaaa"),
+        ("2026-12-01T11:49:19 " + "x" * 300, "/^\\d{4}-\\d\\d-\\d\\d[T ]\\d\\d:\\d\\d/"),
+        # escapes count: the printed text stays short
+        ("\x00" * 300, 'starts "\\u0000\\u0000'),
+    ],
+)
+def test_long_values_print_within_the_bound(value: str, shown: str) -> None:
+    printed = repr(VolatileRules().shown("key", value))
+    assert printed.startswith(shown)
+    assert len(printed) <= 200
+
+
+def test_a_cut_value_keeps_its_line_breaks_escaped() -> None:
+    forest = make_forest(s("agent", note="line\u2028" * 100))
+    rendered = render_tree(forest)
+    assert len(rendered.splitlines()) == 1
+    assert_trace_tree(forest, rendered)
