@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry.sdk.environment_variables import OTEL_SDK_DISABLED
@@ -21,7 +22,7 @@ from .capture._wait import WaitFor
 from .policies._checks import PolicyChecks
 from .propagation._checks import PropagationChecks
 from .remote._methods import RemoteMethods
-from .tree._match import MARKS_ATTRIBUTE, TreeMark, assert_trace_tree
+from .tree._match import MARKS_ATTRIBUTE, TreeMark, assert_trace_tree, check_tree_arguments
 from .tree._render import render_shape, render_tree
 from .tree._snapshot import assert_shape, is_snapshot
 
@@ -65,20 +66,44 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
         return self._receiver_findings() + self._propagation_problems() + self._policy_problems()
 
     # -- assertions ---------------------------------------------------------------------
-    def assert_tree(self, expected: Any, **options: Any) -> None:
+    def assert_tree(
+        self,
+        expected: Any,
+        *,
+        ordered: bool = False,
+        volatile: Iterable[str] | str | None = None,
+        output_lines: int | None = None,
+        keep_full_text: Callable[[str], str] | None = None,
+    ) -> None:
         """Assert the captured spans form the expected tree (see the syntax reference).
 
+        The keyword arguments are `assert_trace_tree`'s; `volatile` and `output_lines`
+        default to the test's settings (ini, command line, marker).
         `expected` may be an inline-snapshot `snapshot(...)`: then the trace's
         `shape()` is compared with it (docs/syntax.md#snapshots).
         """
         __tracebackhide__ = True
+        if output_lines is None:
+            output_lines = self.options.output_lines
+        globs = check_tree_arguments(
+            "agenttrace.assert_tree()",
+            ordered=ordered,
+            volatile=volatile,
+            output_lines=output_lines,
+            keep_full_text=keep_full_text,
+        )
         if is_snapshot(expected):
             assert_shape(self.shape(), expected)
             return
-        options.setdefault("volatile", self.options.volatile_attributes)
-        options.setdefault("output_lines", self.options.output_lines)
         try:
-            assert_trace_tree(self, expected, **options)
+            assert_trace_tree(
+                self,
+                expected,
+                ordered=ordered,
+                volatile=self.options.volatile_attributes if volatile is None else globs,
+                output_lines=output_lines,
+                keep_full_text=keep_full_text,
+            )
             return
         except AssertionError as error:
             self._tree_marks = getattr(error, MARKS_ATTRIBUTE, ())

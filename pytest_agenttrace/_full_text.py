@@ -11,6 +11,7 @@ temporary directory.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tempfile
 from collections.abc import Callable
@@ -59,13 +60,29 @@ def full_text_directory() -> Path:
 
 
 def write_full_text(text: str, node_id: str, kind: str = "report") -> Path:
-    """Write `text` to `<directory>/<file_stem(node_id)>.<kind>.txt` and return the path.
+    """Write `text` to a new file `<directory>/<file_stem(node_id)>.<kind>.txt`; its path.
 
-    The same test and kind overwrite the file (the latest run's text is there).
+    Every call gets a file of its own, so the path an earlier message printed still
+    holds that message's text: the next for the same test and kind (a second
+    failing assertion, a rerun) is `<stem>.2.<kind>.txt`, and so on. Files are
+    created exclusively, so two processes never write one file. Outside a session
+    (the shared temporary folder) the name also carries the process id, so one
+    run's files do not push the next run's numbers up.
     Raises OSError when the file cannot be written; the caller says so in its output.
     """
     directory = full_text_directory()
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{file_stem(node_id)}.{kind}.txt"
-    path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    return path
+    stem = file_stem(node_id)
+    if not _directories:
+        stem += f".pid{os.getpid()}"
+    number = 1
+    while True:
+        suffix = f".{kind}.txt" if number == 1 else f".{number}.{kind}.txt"
+        try:
+            file = (directory / (stem + suffix)).open("x", encoding="utf-8")
+        except FileExistsError:
+            number += 1
+            continue
+        with file:
+            file.write(text if text.endswith("\n") else text + "\n")
+        return directory / (stem + suffix)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_agenttrace import _full_text
 from pytest_agenttrace._full_text import (
     file_stem,
     release_directory,
@@ -62,3 +66,43 @@ def test_the_text_goes_to_the_directory_in_use(tmp_path: Path) -> None:
     assert path.parent == tmp_path / "session"
     assert path.name == file_stem("tests/test_a.py::test_b[1]") + ".report.txt"
     assert path.read_text(encoding="utf-8") == "line 1\nline 2\n"
+
+
+def test_every_text_gets_a_file_of_its_own(tmp_path: Path) -> None:
+    def directory() -> Path:
+        return tmp_path
+
+    node_id = "tests/test_a.py::test_b"
+    stem = file_stem(node_id)
+    (tmp_path / f"{stem}.3.assert_tree.txt").write_text("another process's\n")
+    use_directory(directory)
+    try:
+        paths = [write_full_text(f"tree {n}", node_id, "assert_tree") for n in range(4)]
+        report = write_full_text("report", node_id)
+    finally:
+        release_directory(directory)
+    # the path a message printed keeps that message's text
+    assert [path.read_text(encoding="utf-8") for path in paths] == [
+        f"tree {n}\n" for n in range(4)
+    ]
+    assert [path.name for path in paths] == [
+        f"{stem}.assert_tree.txt",
+        f"{stem}.2.assert_tree.txt",
+        f"{stem}.4.assert_tree.txt",  # .3 was taken: never overwritten
+        f"{stem}.5.assert_tree.txt",
+    ]
+    assert (tmp_path / f"{stem}.3.assert_tree.txt").read_text() == "another process's\n"
+    assert report.name == f"{stem}.report.txt"  # numbered per kind
+
+
+def test_outside_a_session_the_name_carries_the_process_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_full_text, "_directories", [])
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    first = write_full_text("one", "assert_trace_tree", "assert_tree")
+    second = write_full_text("two", "assert_trace_tree", "assert_tree")
+    stem = f"{file_stem('assert_trace_tree')}.pid{os.getpid()}"
+    assert first == tmp_path / "pytest-agenttrace" / f"{stem}.assert_tree.txt"
+    assert second == tmp_path / "pytest-agenttrace" / f"{stem}.2.assert_tree.txt"
+    assert (first.read_text(), second.read_text()) == ("one\n", "two\n")

@@ -163,8 +163,10 @@ def _elide(rows: list[Row], kept: set[int]) -> list[tuple[str, str, list[str]]]:
 
 
 def keep_in_test_file(text: str) -> str:
-    """Where a complete failure tree goes: a file named after the running test, in
-    the session's `<basetemp>/agenttrace/` (outside pytest, the temporary folder)."""
+    """Where a complete failure tree goes: a file of its own (a second failure in the
+    test gets the next number, so the first message's path keeps its tree) named
+    after the running test, in the session's `<basetemp>/agenttrace/` (outside
+    pytest, the temporary folder, with the process id in the name)."""
     test = os.environ.get("PYTEST_CURRENT_TEST", "assert_trace_tree")
     node_id = test.rsplit(" (", 1)[0]  # "path::name (call)"
     try:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fnmatch
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
 from .._errors import ExpectedTreeError
-from .._options import DEFAULT_OUTPUT_LINES
+from .._options import DEFAULT_OUTPUT_LINES, _shown, key_globs, line_count
 from ..capture._query import (
     MISSING,
     CapturedSpan,
@@ -143,7 +143,7 @@ def assert_trace_tree(
     expected: Any,
     *,
     ordered: bool = False,
-    volatile: Iterable[str] | None = None,
+    volatile: Iterable[str] | str | None = None,
     output_lines: int = DEFAULT_OUTPUT_LINES,
     keep_full_text: Callable[[str], str] | None = None,
 ) -> None:
@@ -159,8 +159,16 @@ def assert_trace_tree(
     one shows the differences with their context, and the complete message goes
     to `keep_full_text(text)`, which returns where it went (default: a file named
     after the running test in `<basetemp>/agenttrace/`).
+    A wrong type of argument is a TypeError, a bad value a ValueError, naming it.
     """
     __tracebackhide__ = True
+    globs = check_tree_arguments(
+        "assert_trace_tree()",
+        ordered=ordered,
+        volatile=volatile,
+        output_lines=output_lines,
+        keep_full_text=keep_full_text,
+    )
     with collector_paused():
         try:
             root_line = _expected_root(expected, ordered)
@@ -168,9 +176,9 @@ def assert_trace_tree(
             # The parser's frames say nothing to the user: the message names the line.
             raise error.with_traceback(None) from None
         try:
-            rules = rules_for(volatile)
+            rules = rules_for(globs)
         except ValueError as error:
-            raise ExpectedTreeError(f"volatile=: {error}") from None
+            raise ExpectedTreeError(f"assert_trace_tree(): volatile=: {error}") from None
         actual = _VirtualRoot(roots_of(spans))
         matcher = _Matcher(ordered_everywhere=ordered, universe=actual, rules=rules)
         if matcher.matches(root_line, actual):
@@ -186,11 +194,70 @@ def assert_trace_tree(
 
 def trace_tree_matches(spans: Any, expected: Any, *, ordered: bool = False) -> bool:
     """The boolean form of `assert_trace_tree`."""
+    __tracebackhide__ = True
+    check_tree_arguments("trace_tree_matches()", ordered=ordered)
     with collector_paused():
         actual = _VirtualRoot(roots_of(spans))
         return _Matcher(ordered_everywhere=ordered, universe=actual).matches(
             _expected_root(expected, ordered), actual
         )
+
+
+def check_tree_arguments(
+    where: str,
+    *,
+    ordered: Any,
+    volatile: Any = None,
+    output_lines: Any = DEFAULT_OUTPUT_LINES,
+    keep_full_text: Any = None,
+) -> tuple[str, ...]:
+    """Refuse what a marker or the command line would refuse, at the call; the globs.
+
+    Unchecked, `ordered="no"` is truthy (ordered), a str `output_lines` fails deep
+    in the matcher and a negative one means no bound. A wrong type is a TypeError,
+    a bad value a ValueError, each naming the argument and what it takes.
+    """
+    __tracebackhide__ = True
+    if not isinstance(ordered, bool):  # "no" and "false" are truthy: never guess
+        raise TypeError(f"{where}: ordered= must be True or False, got {_shown(ordered)}")
+    if isinstance(output_lines, bool) or not isinstance(output_lines, int):
+        raise TypeError(
+            f"{where}: output_lines= must be a whole number of lines (an int; 0: no bound), "
+            f"got {_shown(output_lines)}"
+        )
+    try:
+        line_count(output_lines)
+    except ValueError as error:
+        raise ValueError(
+            f"{where}: output_lines={error}; give the most lines a failure prints, "
+            f"or 0 for no bound"
+        ) from None
+    if keep_full_text is not None and not callable(keep_full_text):
+        raise TypeError(
+            f"{where}: keep_full_text= must be a function taking the complete text and "
+            f"returning where it went, got {_shown(keep_full_text)}"
+        )
+    return _volatile_globs(where, volatile)
+
+
+def _volatile_globs(where: str, volatile: Any) -> tuple[str, ...]:
+    __tracebackhide__ = True
+    if volatile is None:
+        return ()
+    if isinstance(volatile, str):  # one str reads as the ini's text: lines or commas
+        entries: str | list[Any] = volatile
+    else:
+        takes = "key globs: a list of str (or one str, comma-separated)"
+        if isinstance(volatile, (bytes, Mapping)) or not isinstance(volatile, Iterable):
+            raise TypeError(f"{where}: volatile= must be {takes}, got {_shown(volatile)}")
+        entries = list(volatile)  # once: it may be a generator
+        for entry in entries:
+            if not isinstance(entry, str):
+                raise TypeError(f"{where}: volatile= must be {takes}, got entry {_shown(entry)}")
+    try:
+        return key_globs(entries)
+    except ValueError as error:
+        raise ExpectedTreeError(f"{where}: volatile=: {error}") from None
 
 
 def _expected_root(expected: Any, ordered: bool) -> ExpectedSpan:

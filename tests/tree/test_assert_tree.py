@@ -165,3 +165,42 @@ def test_tree_failure_points_at_a_lost_context(pytester: pytest.Pytester) -> Non
         consecutive=True,
     )
     result.stdout.no_fnmatch_line("*During handling*")
+
+
+def test_wrong_arguments_are_refused_at_the_users_call(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        PIPELINE
+        + dedent(
+            """
+            import pytest
+
+            @pytest.mark.parametrize(
+                "options",
+                [{"output_lines": "10"}, {"output_lines": -1}, {"ordered": "no"}, {"orderd": True}],
+            )
+            def test_pipeline(agenttrace, options):
+                run_pipeline("42")
+                agenttrace.assert_tree("process_document\\n  ...", **options)
+            """
+        )
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(
+        [
+            ">       agenttrace.assert_tree(*, **options)",
+            "E       TypeError: agenttrace.assert_tree(): output_lines= must be a whole number "
+            "of lines (an int; 0: no bound), got '10'",
+            ">       agenttrace.assert_tree(*, **options)",
+            "E       ValueError: agenttrace.assert_tree(): output_lines=-1 is negative; give the "
+            "most lines a failure prints, or 0 for no bound",
+            ">       agenttrace.assert_tree(*, **options)",
+            "E       TypeError: agenttrace.assert_tree(): ordered= must be True or False, got 'no'",
+            ">       agenttrace.assert_tree(*, **options)",
+            "E       TypeError: AgentTrace.assert_tree() got an unexpected keyword "
+            "argument 'orderd'",
+        ]
+    )
+    # the error comes from the call: no frame of the plugin is shown
+    result.stdout.no_fnmatch_line("*pytest_agenttrace*.py:*")
+    result.stdout.no_fnmatch_line("*check_tree_arguments*")

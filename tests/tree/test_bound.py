@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -175,6 +176,54 @@ def test_the_fixture_bounds_by_output_lines_and_keeps_the_tree_in_basetemp(
     assert len(message) <= 40
     (kept,) = (basetemp / "agenttrace").glob("*.assert_tree.txt")
     assert kept.read_text(encoding="utf-8").count("agent {n:") == 300
+
+
+def test_each_failure_keeps_its_own_complete_tree(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import re
+        from pathlib import Path
+
+        import pytest
+        from opentelemetry import trace
+
+        def kept(failure):
+            return Path(re.search(r"is in (\\S+)", str(failure.value)).group(1))
+
+        def test_two_failures(agenttrace):
+            tracer = trace.get_tracer("t")
+            with tracer.start_as_current_span("orchestrator"):
+                for n in range(30):
+                    tracer.start_span("agent", attributes={"n": n}).end()
+            tree = agenttrace.render(style="indent")
+            with pytest.raises(AssertionError) as first:
+                agenttrace.assert_tree(tree.replace("{n: 1}", "{n: -1}"), output_lines=12)
+            with pytest.raises(AssertionError) as second:
+                agenttrace.assert_tree(tree.replace("{n: 2}", "{n: -2}"), output_lines=12)
+            assert kept(first) != kept(second)
+            assert "expected -1, got 1" in kept(first).read_text(encoding="utf-8")
+            assert "expected -2, got 2" in kept(second).read_text(encoding="utf-8")
+            assert kept(second).name.endswith(".2.assert_tree.txt")
+        """
+    )
+    result = pytester.runpytest("--agenttrace-report=never")
+    result.assert_outcomes(passed=1)
+
+
+def test_outside_pytest_the_complete_tree_names_the_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pytest_agenttrace import _full_text
+    from pytest_agenttrace.tree._bound import keep_in_test_file
+
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    monkeypatch.setattr(_full_text, "_directories", [])
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    first, second = Path(keep_in_test_file("one")), Path(keep_in_test_file("two"))
+    assert first.parent == tmp_path / "pytest-agenttrace"
+    assert first.name.startswith("assert_trace_tree-")
+    assert f".pid{os.getpid()}." in first.name
+    assert (first.read_text(), second.read_text()) == ("one\n", "two\n")
 
 
 def test_a_span_still_open_is_named_beside_its_missing_line(pytester: pytest.Pytester) -> None:

@@ -437,6 +437,66 @@ def test_assert_hides_its_frame() -> None:
     assert "__tracebackhide__" in assert_trace_tree.__code__.co_varnames
 
 
+WRONG_ARGUMENTS = [
+    ({"ordered": "no"}, TypeError, "ordered= must be True or False, got 'no'"),
+    ({"ordered": "false"}, TypeError, "ordered= must be True or False, got 'false'"),
+    ({"ordered": 1}, TypeError, "ordered= must be True or False, got 1"),
+    (
+        {"output_lines": "10"},
+        TypeError,
+        "output_lines= must be a whole number of lines (an int; 0: no bound), got '10'",
+    ),
+    ({"output_lines": 1.5}, TypeError, "output_lines= must be a whole number of lines"),
+    ({"output_lines": True}, TypeError, "output_lines= must be a whole number of lines"),
+    ({"output_lines": None}, TypeError, "output_lines= must be a whole number of lines"),
+    (
+        {"output_lines": -1},
+        ValueError,
+        "output_lines=-1 is negative; give the most lines a failure prints, or 0 for no bound",
+    ),
+    (
+        {"volatile": 3},
+        TypeError,
+        "volatile= must be key globs: a list of str (or one str, comma-separated), got 3",
+    ),
+    ({"volatile": [b"http.url"]}, TypeError, "volatile= must be key globs: a list of str"),
+    ({"volatile": {"http.url": 1}}, TypeError, "volatile= must be key globs: a list of str"),
+    ({"volatile": "http.url, !"}, ExpectedTreeError, "volatile=: '!': '!' needs a key glob"),
+    ({"keep_full_text": "tree.txt"}, TypeError, "keep_full_text= must be a function"),
+]
+
+
+@pytest.mark.parametrize(("options", "error", "message"), WRONG_ARGUMENTS)
+def test_wrong_arguments_are_refused_at_the_call_naming_the_argument(
+    options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    forest = make_forest(s("root"))
+    # Checked before matching: a passing tree, or a failing one, refuses them alike.
+    for expected in ("root", "other"):
+        with pytest.raises(error) as raised:
+            assert_trace_tree(forest, expected, **options)  # type: ignore[arg-type]
+        assert str(raised.value).startswith(f"assert_trace_tree(): {message}")
+        assert type(raised.value) is error
+        # the error comes from the call: every frame below it is hidden
+        shown = raised.traceback.filter(raised)
+        assert shown[-1].frame.code.name == (
+            "test_wrong_arguments_are_refused_at_the_call_naming_the_argument"
+        )
+
+
+def test_trace_tree_matches_refuses_a_truthy_non_bool_ordered() -> None:
+    with pytest.raises(TypeError, match=r"^trace_tree_matches\(\): ordered= must be True or False"):
+        trace_tree_matches(make_forest(s("root")), "root", ordered="no")  # type: ignore[arg-type]
+
+
+def test_volatile_takes_any_iterable_of_globs_or_one_str_like_the_ini() -> None:
+    forest = make_forest(s("root", s("child", session__key="abc")))
+    expected = "root\n  child {session.key: 1}"
+    for volatile in (["session.*"], ("session.*",), iter(["session.*"]), "other, session.key"):
+        message = fails(forest, expected, volatile=volatile)
+        assert "child {session.key: str}   # ✗ session.key: expected 1, got \"abc\"" in message
+
+
 # --------------------------------------------------------------------------- speed
 
 
