@@ -59,12 +59,16 @@ def full_text_directory() -> Path:
     return Path(tempfile.gettempdir()) / "pytest-agenttrace"
 
 
+FILES_PER_TEST = 20  # files of one kind for one test at most
+
+
 def write_full_text(text: str, node_id: str, kind: str = "report") -> Path:
     """Write `text` to a new file `<directory>/<file_stem(node_id)>.<kind>.txt`; its path.
 
     Every call gets a file of its own, so the path an earlier message printed still
     holds that message's text: the next for the same test and kind (a second
-    failing assertion, a rerun) is `<stem>.2.<kind>.txt`, and so on. Files are
+    failing assertion, a rerun) is `<stem>.2.<kind>.txt`, and so on, up to
+    FILES_PER_TEST (the last one then holds the latest text). Files are
     created exclusively, so two processes never write one file. Outside a session
     (the shared temporary folder) the name also carries the process id, so one
     run's files do not push the next run's numbers up.
@@ -75,14 +79,16 @@ def write_full_text(text: str, node_id: str, kind: str = "report") -> Path:
     stem = file_stem(node_id)
     if not _directories:
         stem += f".pid{os.getpid()}"
-    number = 1
-    while True:
-        suffix = f".{kind}.txt" if number == 1 else f".{number}.{kind}.txt"
+    text = text if text.endswith("\n") else text + "\n"
+    for number in range(1, FILES_PER_TEST + 1):
+        path = directory / (stem + (f".{kind}.txt" if number == 1 else f".{number}.{kind}.txt"))
         try:
-            file = (directory / (stem + suffix)).open("x", encoding="utf-8")
+            with path.open("x", encoding="utf-8") as file:
+                file.write(text)
+            return path
         except FileExistsError:
-            number += 1
             continue
-        with file:
-            file.write(text if text.endswith("\n") else text + "\n")
-        return directory / (stem + suffix)
+    # A Hypothesis test fails once per example it shrinks through, each failure a
+    # tree of up to megabytes: past the cap, the last file holds the latest text.
+    path.write_text(text, encoding="utf-8")
+    return path

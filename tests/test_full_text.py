@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from pytest_agenttrace import _full_text
 from pytest_agenttrace._full_text import (
+    FILES_PER_TEST,
     file_stem,
     release_directory,
     use_directory,
@@ -82,9 +83,7 @@ def test_every_text_gets_a_file_of_its_own(tmp_path: Path) -> None:
     finally:
         release_directory(directory)
     # the path a message printed keeps that message's text
-    assert [path.read_text(encoding="utf-8") for path in paths] == [
-        f"tree {n}\n" for n in range(4)
-    ]
+    assert [path.read_text(encoding="utf-8") for path in paths] == [f"tree {n}\n" for n in range(4)]
     assert [path.name for path in paths] == [
         f"{stem}.assert_tree.txt",
         f"{stem}.2.assert_tree.txt",
@@ -106,3 +105,21 @@ def test_outside_a_session_the_name_carries_the_process_id(
     assert first == tmp_path / "pytest-agenttrace" / f"{stem}.assert_tree.txt"
     assert second == tmp_path / "pytest-agenttrace" / f"{stem}.2.assert_tree.txt"
     assert (first.read_text(), second.read_text()) == ("one\n", "two\n")
+
+
+def test_past_the_cap_the_last_file_holds_the_latest_text(tmp_path: Path) -> None:
+    # a Hypothesis test fails once per example it shrinks through: files stay bounded
+    def directory() -> Path:
+        return tmp_path
+
+    use_directory(directory)
+    try:
+        paths = [
+            write_full_text(f"tree {n}", "t.py::test_x", "assert_tree")
+            for n in range(FILES_PER_TEST + 5)
+        ]
+    finally:
+        release_directory(directory)
+    assert len(list(tmp_path.iterdir())) == FILES_PER_TEST
+    assert paths[-1] == paths[FILES_PER_TEST - 1]
+    assert paths[-1].read_text(encoding="utf-8") == f"tree {FILES_PER_TEST + 4}\n"
