@@ -23,7 +23,7 @@ def choice(*valid: str) -> Parse:
     def parse(value: Any) -> str:
         text = str(value).strip().lower()
         if text not in valid:
-            raise ValueError(f"{value!r} is not one of: {', '.join(valid)}")
+            raise ValueError(f"{_shown(value)} is not one of: {', '.join(valid)}")
         return text
 
     parse.valid = valid  # type: ignore[attr-defined]
@@ -38,20 +38,20 @@ def boolean(value: Any) -> bool:
         return True
     if text in ("false", "0", "no", "off"):
         return False
-    raise ValueError(f"{value!r} is not a boolean (true/false)")
+    raise ValueError(f"{_shown(value)} is not a boolean (true/false)")
 
 
 def non_negative_int(value: Any) -> int | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(f"{value!r} is not a whole number")
+        raise ValueError(f"{_shown(value)} is not a whole number")
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a whole number") from None
+        raise ValueError(f"{_shown(value)} is not a whole number") from None
     if number < 0:
-        raise ValueError(f"{value!r} is negative")
+        raise ValueError(f"{_shown(value)} is negative")
     return number
 
 
@@ -59,7 +59,7 @@ def line_count(value: Any) -> int:
     """A number of output lines: a whole number, 0 for no bound."""
     number = non_negative_int(value)
     if number is None:
-        raise ValueError(f"{value!r} is not a whole number of lines (0: no bound)")
+        raise ValueError(f"{_shown(value)} is not a whole number of lines (0: no bound)")
     return number
 
 
@@ -79,7 +79,7 @@ def _entries(value: Any, what: str) -> list[tuple[str, Any]]:
     ):
         return [(str(key), item) for key, item in value]
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a mapping of span name patterns to {what}")
+        raise ValueError(f"{_shown(value)} is not a mapping of span name patterns to {what}")
     text = value.strip()
     if not text or text.lower() == "none":
         return []
@@ -87,9 +87,9 @@ def _entries(value: Any, what: str) -> list[tuple[str, Any]]:
         try:
             loaded = json.loads(text)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{text!r} is not valid JSON: {error}") from None
+            raise ValueError(f"{_shown(text)} is not valid JSON: {error}") from None
         if not isinstance(loaded, dict):
-            raise ValueError(f"{text!r} is not a JSON object")
+            raise ValueError(f"{_shown(text)} is not a JSON object")
         return [(str(key), item) for key, item in loaded.items()]
     entries = []
     for raw in re.split(r"[;\n]", text):
@@ -100,7 +100,7 @@ def _entries(value: Any, what: str) -> list[tuple[str, Any]]:
         pattern, item = line[:cut].strip(), line[cut + 1 :].strip()
         if cut <= 0 or not pattern or not item:
             raise ValueError(
-                f"{line!r} is not `span-name-pattern: {what}` (one entry per line or `;`)"
+                f"{_shown(line)} is not `span-name-pattern: {what}` (one entry per line or `;`)"
             )
         entries.append((pattern, item))
     return entries
@@ -115,7 +115,7 @@ def attribute_rules(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
         if not isinstance(keys, (list, tuple, set, frozenset)) or not all(
             isinstance(key, str) and key for key in keys
         ):
-            raise ValueError(f"{pattern!r}: {keys!r} is not a list of attribute keys")
+            raise ValueError(f"{_shown(pattern)}: {_shown(keys)} is not a list of attribute keys")
         rules.append((pattern, tuple(keys)))
     return tuple(rules)
 
@@ -123,18 +123,18 @@ def attribute_rules(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
 def seconds(value: Any) -> float:
     """A duration in seconds: a number, or text like `4`, `4s`, `250ms`."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration")
+        raise ValueError(f"{_shown(value)} is not a duration")
     if isinstance(value, (int, float)):
         number = float(value)
     else:
         match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s)?\s*", str(value))
         if match is None:
-            raise ValueError(f"{value!r} is not a duration (seconds, e.g. 4, 4s or 250ms)")
+            raise ValueError(f"{_shown(value)} is not a duration (seconds, e.g. 4, 4s or 250ms)")
         number = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
     if number != number:  # NaN compares false with everything: the check would never fire
-        raise ValueError(f"{value!r} is not a duration (seconds, e.g. 4, 4s or 250ms)")
+        raise ValueError(f"{_shown(value)} is not a duration (seconds, e.g. 4, 4s or 250ms)")
     if number < 0:
-        raise ValueError(f"{value!r} is negative")
+        raise ValueError(f"{_shown(value)} is negative")
     return number
 
 
@@ -151,7 +151,7 @@ def budget_map(value: Any) -> tuple[tuple[str, float], ...]:
         try:
             budgets.append((pattern, seconds(item)))
         except ValueError as error:
-            raise ValueError(f"{pattern!r}: {error}") from None
+            raise ValueError(f"{_shown(pattern)}: {error}") from None
     return tuple(budgets)
 
 
@@ -165,7 +165,7 @@ def retry_limits(value: Any) -> tuple[tuple[str, int], ...]:
         try:
             number = non_negative_int(item)
         except ValueError as error:
-            raise ValueError(f"{pattern!r}: {error}") from None
+            raise ValueError(f"{_shown(pattern)}: {error}") from None
         if number is not None:
             limits.append((pattern, number))
     return tuple(limits)
@@ -185,7 +185,7 @@ def key_globs(value: Any) -> tuple[str, ...]:
             raise ValueError(f"entries must be key globs (str), got {_shown(entry)}")
         entry = entry.strip()
         if entry == "!" or (entry.startswith("!") and not entry[1:].strip()):
-            raise ValueError(f"{entry!r}: '!' needs a key glob after it (!http.url)")
+            raise ValueError(f"{_shown(entry)}: '!' needs a key glob after it (!http.url)")
         if entry:
             found.append(entry)
     return tuple(found)
@@ -337,7 +337,7 @@ def _shown(value: Any) -> str:
         text = repr(value)
     except Exception:  # a hostile __repr__: name the type instead
         return f"a {type(value).__name__}"
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 60 else f"{text[:57]}... ({len(text):,} characters)"
 
 
 def suite_options(config: pytest.Config) -> AgentTraceOptions:
@@ -365,7 +365,7 @@ def options_for_test(item: pytest.Item, suite: AgentTraceOptions) -> AgentTraceO
         if marker.args:
             raise pytest.UsageError(
                 f"{item.nodeid}: @pytest.mark.agenttrace takes keyword arguments only, "
-                f"got positional {marker.args!r}. Valid: {', '.join(fields)}"
+                f"got positional {_shown(marker.args)}. Valid: {', '.join(fields)}"
             )
         for key, value in marker.kwargs.items():
             if key not in fields:
