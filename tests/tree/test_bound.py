@@ -15,20 +15,24 @@ from pytest_agenttrace import assert_trace_tree, render_tree
 from pytest_agenttrace._options import DEFAULT_OUTPUT_LINES
 
 
-@pytest.fixture(scope="module")
-def big_trace() -> tuple[ReadableSpan, ...]:
-    """orchestrator → 2,500 agents {n} → 3 tools {k} each: 10,001 spans."""
+def agents_and_tools(agents: int, tools: int) -> tuple[ReadableSpan, ...]:
+    """orchestrator → agents {n} → tools {k} each."""
     provider = TracerProvider()
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("bound")
     with tracer.start_as_current_span("orchestrator"):
-        for n in range(2_500):
+        for n in range(agents):
             with tracer.start_as_current_span("agent", attributes={"n": n}):
-                for k in range(3):
+                for k in range(tools):
                     with tracer.start_as_current_span("tool", attributes={"k": k}):
                         pass
     return exporter.get_finished_spans()
+
+
+@pytest.fixture(scope="module")
+def big_trace() -> tuple[ReadableSpan, ...]:
+    return agents_and_tools(2_500, 3)  # 10,001 spans
 
 
 def failure(spans: object, expected: str, **options: object) -> str:
@@ -257,16 +261,7 @@ def test_a_span_still_open_is_named_beside_its_missing_line(pytester: pytest.Pyt
 
 
 def test_an_elided_run_that_leaves_a_subtree_is_printed_at_its_shallowest_level() -> None:
-    provider = TracerProvider()
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("bound")
-    with tracer.start_as_current_span("orchestrator"):
-        for n in range(3):
-            with tracer.start_as_current_span("agent", attributes={"n": n}):
-                for k in range(10):
-                    tracer.start_span("tool", attributes={"k": k}).end()
-    spans = exporter.get_finished_spans()
+    spans = agents_and_tools(3, 10)
     expected = render_tree(spans).replace("tool {k: 2}", "tool {k: -2}", 2)  # agents 0 and 1
     expected = expected.replace("tool {k: -2}", "tool {k: 2}", 1)  # agent 1's only
     lines = failure(spans, expected, output_lines=20).splitlines()

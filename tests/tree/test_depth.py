@@ -22,7 +22,10 @@ from pytest_agenttrace.tree._model import format_expected
 DEEP = 10_000  # ten times Python's default recursion limit
 
 
-def chain(depth: int, leaf_attributes: dict[str, int] | None = None) -> list[ReadableSpan]:
+def chain(
+    depth: int, leaf_attributes: dict[str, int] | None = None, *, numbered: bool = False
+) -> list[ReadableSpan]:
+    """planner > planner > ...; `numbered`: each `planner {depth: N}`, its own line."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -31,6 +34,8 @@ def chain(depth: int, leaf_attributes: dict[str, int] | None = None) -> list[Rea
     context = None
     for level in range(depth):
         attributes = leaf_attributes if level == depth - 1 and leaf_attributes else {}
+        if numbered:
+            attributes = {"depth": level}
         opened.append(tracer.start_span("planner", context=context, attributes=attributes))
         context = trace.set_span_in_context(opened[-1])
     for each in reversed(opened):
@@ -126,27 +131,11 @@ def test_every_capture_operation_on_a_deep_chain(agenttrace) -> None:  # type: i
     assert "planner" in agenttrace.render()
 
 
-def numbered_chain(depth: int) -> list[ReadableSpan]:
-    """planner {depth: 0} > planner {depth: 1} > ...: every level its own line."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("planner")
-    opened = []
-    context = None
-    for level in range(depth):
-        opened.append(tracer.start_span("planner", context=context, attributes={"depth": level}))
-        context = trace.set_span_in_context(opened[-1])
-    for each in reversed(opened):
-        each.end()
-    return list(exporter.get_finished_spans())
-
-
 @pytest.mark.parametrize(("depth", "wrong"), [(600, 300), (DEEP, DEEP // 2), (DEEP, DEEP - 2)])
 def test_a_wrong_line_deep_in_a_chain_is_found_and_said(depth: int, wrong: int) -> None:
     # Below the mismatch, the explanation pairs lines with spans that no match
     # reached: once answered by recursion, one level per call.
-    spans = numbered_chain(depth)
+    spans = chain(depth, numbered=True)
     expected = render_tree(spans, style="indent").replace(
         f"planner {{depth: {wrong}}}", "planner {depth: -1}"
     )
