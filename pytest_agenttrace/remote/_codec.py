@@ -35,7 +35,6 @@ _IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 # and their size in bytes
 _ID_BYTES = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
 _ID_BYTES |= {"trace_id": 16, "span_id": 8, "parent_span_id": 8}
-_ID_FIELDS = tuple(_ID_BYTES)
 _HEX_DIGITS = re.compile(r"[0-9a-fA-F]+")
 _OLD_NAMES = {
     "instrumentationLibrarySpans": "scopeSpans",
@@ -161,7 +160,7 @@ def _ids_to_base64(value: Any, bad_ids: list[str], where: str = "") -> Any:
         return value
     converted = {}
     for key, item in value.items():
-        if key in _ID_FIELDS and isinstance(item, str):
+        if key in _ID_BYTES and isinstance(item, str):
             item = _id_as_base64(where + key, item, _ID_BYTES[key])
         elif key in _OLD_NAMES:  # OTLP before 0.19, as Tempo's API still writes it
             key = _OLD_NAMES[key]
@@ -424,7 +423,7 @@ def _ids_to_hex(value: Any) -> Any:
         return value
     return {
         key: base64.b64decode(item).hex()
-        if key in _ID_FIELDS and isinstance(item, str)
+        if key in _ID_BYTES and isinstance(item, str)
         else _ids_to_hex(item)
         for key, item in value.items()
     }

@@ -538,8 +538,8 @@ class _LineScanner:
         self.position = _SPACES.match(self.text, self.position).end()  # type: ignore[union-attr]
 
     def at_end_of_line(self) -> bool:
-        position = self.position = _SPACES.match(self.text, self.position).end()  # type: ignore[union-attr]
-        return position == len(self.text) or self.text[position] == "#"
+        self.skip_spaces()
+        return self.position == len(self.text) or self.text[self.position] == "#"
 
     def json_value(self, what: str, hint: str = "") -> Any:
         try:

@@ -109,8 +109,10 @@ class VolatileRules:
         million characters prints as `starts "<its first characters>"`."""
         if not _prints_long(shown):
             return shown
-        rule = self._key_rule(key)
-        if isinstance(value, str) and not rule:
+        rule = self._key_rule(key)  # True: a volatile key; None: a stable one (`!glob`)
+        if isinstance(value, str) and rule is not True:
+            # a stable key prints its plain start; any other, a volatile-looking
+            # start (a URL with a port, a timestamp) as its regex
             return long_text_matcher(value, volatile=rule is not None)
         for kind, matcher in _TYPES:
             if isinstance(value, kind):
