@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from textwrap import dedent
+from textwrap import dedent, indent
 from typing import Any
 
 import pytest
@@ -290,42 +290,80 @@ def test_spans_of_an_earlier_tests_trace_are_late_not_this_tests(pytester: pytes
     pytester.runpytest_subprocess().assert_outcomes(passed=2)
 
 
-def test_a_refusal_after_the_last_capturing_test_is_a_session_warning(
-    pytester: pytest.Pytester,
+# What a service sends as the session ends, after the last test's capture: no later
+# test would fail with it, so the session says so instead of dropping it.
+_REFUSED_LATE = (
+    'request = urllib.request.Request(endpoint, data=b"{bad", '
+    'headers={"Content-Type": "application/json"})\n'
+    "try:\n"
+    "    urllib.request.urlopen(request, timeout=10)\n"
+    "except urllib.error.HTTPError as error:\n"
+    "    assert error.code == 400"
+)
+_REJECTED_LATE = (
+    "now = time.time_ns()\n"
+    'bad = {"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "late", "kind": 9, '
+    '"startTimeUnixNano": str(now), "endTimeUnixNano": str(now)}\n'
+    'body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [bad]}]}]})\n'
+    "request = urllib.request.Request(endpoint, data=body.encode(), "
+    'headers={"Content-Type": "application/json"})\n'
+    "assert urllib.request.urlopen(request, timeout=10).status == 200"
+)
+
+
+@pytest.mark.parametrize(
+    ("send", "expected", "consecutive"),
+    [
+        pytest.param(
+            _REFUSED_LATE,
+            [
+                "*AgentTraceWarning: The OTLP receiver refused 1 export(s) while no test was "
+                "capturing, after the last test that could report them; spans in them were "
+                "lost:",
+                "*- OTLP/HTTP request refused (400): not JSON: *",
+            ],
+            False,
+            id="refused",
+        ),
+        pytest.param(
+            _REJECTED_LATE,
+            [
+                "*AgentTraceWarning: The OTLP receiver rejected 1 span(s) for bad span data in 1 "
+                "export(s) while no test was capturing, after the last test that could report "
+                "them; it took their other spans:",
+                "  - OTLP/HTTP export: rejected 1 span(s): span 'late': unknown kind 9 (OTLP "
+                "kinds are 0 to 5)",
+                "  ",
+                "  Fix the span data where the sender makes it: *",
+            ],
+            True,
+            id="rejected",
+        ),
+    ],
+)
+def test_a_finding_after_the_last_capturing_test_is_a_session_warning(
+    pytester: pytest.Pytester, send: str, expected: list[str], consecutive: bool
 ) -> None:
-    # no later test would fail with it: the session says so instead of dropping it
     pytester.makepyfile(
-        """
-        import urllib.error, urllib.request
-        import pytest
+        dedent(
+            """
+            import json, time, urllib.error, urllib.request
+            import pytest
 
-        @pytest.fixture(scope="session")
-        def service(agenttrace_receiver):
-            yield
-            # a service that flushes as the session ends, after the last test's capture
-            request = urllib.request.Request(
-                agenttrace_receiver.otlp_endpoint + "/v1/traces",
-                data=b"{bad",
-                headers={"Content-Type": "application/json"},
-            )
-            try:
-                urllib.request.urlopen(request, timeout=10)
-            except urllib.error.HTTPError as error:
-                assert error.code == 400
+            @pytest.fixture(scope="session")
+            def service(agenttrace_receiver):
+                yield
+                endpoint = agenttrace_receiver.otlp_endpoint + "/v1/traces"
+            {send}
 
-        def test_captured(service, agenttrace):
-            pass
-        """
+            def test_captured(service, agenttrace):
+                pass
+            """
+        ).format(send=indent(send, "    "))
     )
     result = pytester.runpytest_subprocess("-W", "error")
     result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*AgentTraceWarning: The OTLP receiver refused 1 export(s) while no test was "
-            "capturing, after the last test that could report them; spans in them were lost:",
-            "*- OTLP/HTTP request refused (400): not JSON: *",
-        ]
-    )
+    result.stdout.fnmatch_lines(expected, consecutive=consecutive)
     result.stdout.no_fnmatch_line("*between tests*")
 
 
@@ -744,47 +782,6 @@ def test_rejected_spans_are_a_finding_worded_apart_from_refused_exports(
             "",
             "Fix the span data where the sender makes it: its instrumentation, or its code that "
             "sets span ids, kinds, status codes, names or times. See docs/remote.md#bad-input",
-        ],
-        consecutive=True,
-    )
-
-
-def test_rejected_spans_after_the_last_capturing_test_are_a_session_warning(
-    pytester: pytest.Pytester,
-) -> None:
-    pytester.makepyfile(
-        """
-        import json, time, urllib.request
-        import pytest
-
-        @pytest.fixture(scope="session")
-        def service(agenttrace_receiver):
-            yield
-            # a service that flushes as the session ends, after the last test's capture
-            now = time.time_ns()
-            bad = {"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "late",
-                   "kind": 9, "startTimeUnixNano": str(now), "endTimeUnixNano": str(now)}
-            body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [bad]}]}]})
-            request = urllib.request.Request(
-                agenttrace_receiver.otlp_endpoint + "/v1/traces", data=body.encode(),
-                headers={"Content-Type": "application/json"})
-            assert urllib.request.urlopen(request, timeout=10).status == 200
-
-        def test_captured(service, agenttrace):
-            pass
-        """
-    )
-    result = pytester.runpytest_subprocess("-W", "error")
-    result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*AgentTraceWarning: The OTLP receiver rejected 1 span(s) for bad span data in 1 "
-            "export(s) while no test was capturing, after the last test that could report "
-            "them; it took their other spans:",
-            "  - OTLP/HTTP export: rejected 1 span(s): span 'late': unknown kind 9 (OTLP kinds "
-            "are 0 to 5)",
-            "  ",
-            "  Fix the span data where the sender makes it: *",
         ],
         consecutive=True,
     )
