@@ -1,6 +1,11 @@
 """One capture variant in a fresh process, as a real test runs: GC on, spans kept.
 
     python capture_child.py VARIANT SPANS   ->   {"seconds": ..., "gc_seconds": ...}
+    python capture_child.py VARIANT SPANS --exit-after-spans
+
+The second form ends the process as soon as the spans are made, for counting
+instructions (instructions.py): what follows (the check, freeing the spans at
+exit) would otherwise be counted as capture cost.
 
 Variants: `bare` (an SDK provider, no processor), `append` (a processor whose
 on_end is a plain list.append: the floor for any capture that keeps spans),
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -27,7 +33,7 @@ class AppendProcessor(SpanProcessor):
         self.spans.append(span)
 
 
-def main(variant: str, count: int) -> dict[str, float]:
+def main(variant: str, count: int, *, exit_after_spans: bool = False) -> dict[str, float]:
     # As in a real test run, pytest and the plugin are loaded whichever processor
     # keeps the spans: the same heap for the garbage collector to walk in every
     # variant, so the ratios compare the processors alone.
@@ -72,6 +78,8 @@ def main(variant: str, count: int) -> dict[str, float]:
         with tracer.start_as_current_span("agent"), tracer.start_as_current_span("call"):
             pass
     seconds = time.perf_counter() - started
+    if exit_after_spans:
+        os._exit(0)
     gc.callbacks.remove(on_gc)
     if variant == "ours":
         assert len(kept.spans) == count // 2 * 2, "the capture missed spans"
@@ -79,4 +87,8 @@ def main(variant: str, count: int) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], int(sys.argv[2]))))
+    print(
+        json.dumps(
+            main(sys.argv[1], int(sys.argv[2]), exit_after_spans="--exit-after-spans" in sys.argv)
+        )
+    )

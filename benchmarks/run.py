@@ -9,7 +9,9 @@ Cases:
    kept (capture_child.py): a bare SDK provider, a plain `list.append` on_end
    processor (the floor for any capture that keeps spans),
    SimpleSpanProcessor + InMemorySpanExporter, and our capture. Interleaved
-   rounds, best of N, with the share of the time spent in GC.
+   rounds, best of N, with the share of the time spent in GC and the spread of
+   ours / floor round by round. Checked: the instructions per span of ours and
+   of the floor, the same processes counted under valgrind (instructions.py).
 2. fixture set-up + teardown per test (what the `agenttrace` fixture runs).
 3. `assert_trace_tree` on a 10,000-span trace: the full 10,000-line
    expectation (the pasted-back rendering) and the compact form with counts.
@@ -25,7 +27,8 @@ Cases:
    seconds at 100k and the growth exponent between the two sizes.
 8. whole pytest sessions in fresh processes (session.py): 5,000 five-span tests
    with `agenttrace` against the same tests with an empty yield fixture (CPU
-   time), and the RSS a 20,000-test session grows by, against the same.
+   time, printed); instructions per test, the same sessions counted under
+   valgrind (checked); and the RSS a 20,000-test session grows by.
 9. the --agenttrace-html page for one 10,000-span test: write time and file size.
 """
 
@@ -43,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import instructions  # benchmarks/, beside this script
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -51,6 +55,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from pytest_agenttrace._fixture import start_capture
 from pytest_agenttrace._options import AgentTraceOptions
+
+INFORMATIONAL = float("inf")  # a row's target when it is printed, not checked
 
 
 @dataclass
@@ -82,13 +88,16 @@ CAPTURE_VARIANTS = ("bare", "append", "in_memory", "ours")
 
 
 def bench_capture(sizes: tuple[int, ...], rounds: int) -> list[Row]:
-    """Each variant in a fresh process (capture_child.py), GC on, spans kept,
-    interleaved rounds, best of N: the cost a real test sees."""
+    """Each variant in a fresh process (capture_child.py), GC on, spans kept:
+    times in interleaved rounds, best of N, then the checked figure, the
+    instructions per span of ours against the floor (instructions.py)."""
     child = Path(__file__).with_name("capture_child.py")
     rows = []
     for count in sizes:
         best = {variant: (float("inf"), 0.0) for variant in CAPTURE_VARIANTS}
+        per_round = []  # ours / floor within one round: how far time moves run to run
         for _ in range(rounds):
+            seconds_now = {}
             for variant in CAPTURE_VARIANTS:
                 done = subprocess.run(
                     [sys.executable, str(child), variant, str(count)],
@@ -97,27 +106,58 @@ def bench_capture(sizes: tuple[int, ...], rounds: int) -> list[Row]:
                     check=True,
                 )
                 figures = json.loads(done.stdout)
+                seconds_now[variant] = figures["seconds"]
                 if figures["seconds"] < best[variant][0]:
                     best[variant] = (figures["seconds"], figures["gc_seconds"])
+            per_round.append(seconds_now["ours"] / seconds_now["append"])
         floor = best["append"][0]
-        for variant, label, target in (
-            ("bare", "bare SDK span, nothing kept", float("inf")),
-            ("append", "plain list.append on_end (the floor)", float("inf")),
-            ("in_memory", "SimpleSpanProcessor+InMemory", float("inf")),
-            ("ours", "pytest-agenttrace capture", 1.05),
+        for variant, label in (
+            ("bare", "bare SDK span, nothing kept"),
+            ("append", "plain list.append on_end (the floor)"),
+            ("in_memory", "SimpleSpanProcessor+InMemory"),
+            ("ours", "pytest-agenttrace capture"),
         ):
             seconds, collecting = best[variant]
+            note = f"GC {collecting / seconds:.0%}; time vs the floor"
+            if variant == "ours":
+                note += f", {min(per_round):.2f}-{max(per_round):.2f} round by round"
             rows.append(
                 Row(
                     f"1 {count:,} spans: {label}",
                     seconds / count * 1e6,
                     "µs/span",
-                    target,
+                    INFORMATIONAL,
                     seconds / floor,
-                    f"GC {collecting / seconds:.0%}; ratio vs the floor",
+                    note,
                 )
             )
+        rows.append(capture_instructions(child, count))
     return rows
+
+
+def capture_instructions(child: Path, count: int) -> Row:
+    """Instructions per span of ours and of the floor: spans made, minus none made."""
+    case = f"1 {count:,} spans: pytest-agenttrace capture, instructions"
+    if not instructions.available():
+        return missing_instructions(case, 1.05)
+    runs = [(variant, spans) for variant in ("ours", "append") for spans in (count, 0)]
+    command = [sys.executable, str(child)]
+    counted = [instructions.Run([*command, v, str(n), "--exit-after-spans"]) for v, n in runs]
+    totals = dict(zip(runs, instructions.count_all(counted), strict=True))
+    ours, floor = ((totals[v, count] - totals[v, 0]) / count for v in ("ours", "append"))
+    return Row(
+        case,
+        ours,
+        "instr/span",
+        1.05,
+        ours / floor,
+        f"floor {floor:,.0f} instr/span",
+    )
+
+
+def missing_instructions(case: str, target: float) -> Row:
+    """A checked row that can't be measured here: it fails, and says why."""
+    return Row(case, float("nan"), "instr", target, float("nan"), instructions.MISSING)
 
 
 # ------------------------------------------------------------------------- 2. fixture
@@ -300,26 +340,50 @@ def bench_remote(spans: int, rounds: int, in_process_per_span: float) -> list[Ro
 # ------------------------------------------------------------------------- 8. sessions
 
 
-def bench_sessions(time_tests: int, memory_tests: int, rounds: int) -> list[Row]:
+def bench_sessions(
+    time_tests: int, memory_tests: int, rounds: int, counted_tests: tuple[int, int]
+) -> list[Row]:
     """Whole pytest sessions in fresh processes (session.py): the fixture against an
-    empty yield fixture, in CPU time per test and in RSS the session grows by."""
+    empty yield fixture, in CPU time and in instructions per test, and in the RSS
+    the session grows by."""
     import session
 
     timed = session.measure(time_tests, rounds=rounds, variants=("plain", "agenttrace"))
-    ours, floor = timed["agenttrace"]["seconds"], timed["plain"]["seconds"]
+    ours = min(figures["seconds"] for figures in timed["agenttrace"])
+    floor = min(figures["seconds"] for figures in timed["plain"])
+    per_round = [
+        mine["seconds"] / plain["seconds"]
+        for mine, plain in zip(timed["agenttrace"], timed["plain"], strict=True)
+    ]
+    counted_case = "8 session, instructions per test: agenttrace vs an empty yield fixture"
+    if instructions.available():
+        counted = session.instructions_per_test(counted_tests)
+        counted_row = Row(
+            counted_case,
+            counted["agenttrace"],
+            "instr/test",
+            1.08,
+            ratio=counted["agenttrace"] / counted["plain"],
+            note=f"floor {counted['plain']:,.0f} instr/test; "
+            f"{counted_tests[1]:,}- minus {counted_tests[0]:,}-test sessions",
+        )
+    else:
+        counted_row = missing_instructions(counted_case, 1.08)
     rows = [
         Row(
             f"8 {time_tests:,}-test session: agenttrace vs an empty yield fixture",
             ours / time_tests * 1e6,
             "µs/test",
-            1.08,
+            INFORMATIONAL,
             ratio=ours / floor,
-            note=f"floor {floor / time_tests * 1e6:.0f} µs/test",
-        )
+            note=f"floor {floor / time_tests * 1e6:.0f} µs/test; "
+            f"{min(per_round):.2f}-{max(per_round):.2f} round by round",
+        ),
+        counted_row,
     ]
     grown = session.measure(memory_tests, rounds=1, variants=("plain", "agenttrace"))
-    ours_mb = grown["agenttrace"]["rss_growth"] / 2**20
-    floor_mb = grown["plain"]["rss_growth"] / 2**20
+    ours_mb = grown["agenttrace"][0]["rss_growth"] / 2**20
+    floor_mb = grown["plain"][0]["rss_growth"] / 2**20
     rows.append(
         Row(
             f"8 {memory_tests:,}-test session: RSS growth vs an empty yield fixture",
@@ -349,11 +413,13 @@ def bench_scaling() -> list[Row]:
 def format_figure(row: Row) -> str:
     if row.unit == "s":
         return f"{row.figure * 1000:10.2f} ms"
+    if row.unit.startswith("instr"):
+        return f"{row.figure:10,.0f} {row.unit}"
     return f"{row.figure:10.3f} {row.unit}"
 
 
 def format_target(row: Row) -> str:
-    if row.target == float("inf"):
+    if row.target == INFORMATIONAL:
         return "-"
     if row.ratio is not None:
         return f"≤ {row.target:g}×"
@@ -363,6 +429,8 @@ def format_target(row: Row) -> str:
 
 
 def format_ratio(row: Row) -> str:
+    if row.ratio is not None and row.unit.startswith("instr"):
+        return f"{row.ratio:.3f}×"  # counts repeat to 5 digits: the third is signal
     if row.ratio is not None:
         return f"{row.ratio:.2f}×"
     return f"{row.figure / row.target:.2f} of target"
@@ -376,7 +444,7 @@ def print_table(rows: list[Row]) -> None:
             format_figure(row),
             format_target(row),
             format_ratio(row),
-            "-" if row.target == float("inf") else ("PASS" if row.passed else "FAIL"),
+            "-" if row.target == INFORMATIONAL else ("PASS" if row.passed else "FAIL"),
         )
         for row in rows
     ]
@@ -419,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
             time_tests=1_000 if args.quick else 5_000,
             memory_tests=2_000 if args.quick else 20_000,
             rounds=2 if args.quick else 5,  # a shared machine's bursts: more rounds, not longer
+            counted_tests=(100, 600) if args.quick else (200, 1_200),
         )
     )
     if args.scaling:

@@ -72,7 +72,7 @@ def test_five_spans({fixture}n):
 
 def write_suite(folder: Path, count: int, variant: str) -> Path:
     suite = folder / variant
-    suite.mkdir()
+    suite.mkdir(parents=True)
     fixture = {"none": "", "plain": "fixture_floor, ", "agenttrace": "agenttrace, "}[variant]
     (suite / "conftest.py").write_text(CONFTEST)
     (suite / "test_suite.py").write_text(TESTS.format(count=count, fixture=fixture))
@@ -92,20 +92,20 @@ def bytecode_cached_env() -> dict[str, str]:
     return env
 
 
-def run_session(suite: Path, env: dict[str, str]) -> dict[str, float]:
-    result = suite / "result.json"
-    env = {**env, "SESSION_RESULT": str(result)}
+def pytest_command(suite: Path) -> list[str]:
     # -p no:agenttrace for "none" would also drop the plugin's import; keep it
     # loaded in every variant so only the fixture differs
     # other plugins of the venv off (pytest-opentelemetry would trace every test)
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
     command += ["-p", "no:pytest_opentelemetry", "-p", "no:logfire", "-p", "no:pytest_logfire"]
+    return [*command, "-o", "addopts=", "-W", "ignore", str(suite)]
+
+
+def run_session(suite: Path, env: dict[str, str]) -> dict[str, float]:
+    result = suite / "result.json"
+    env = {**env, "SESSION_RESULT": str(result)}
     completed = subprocess.run(
-        [*command, "-o", "addopts=", "-W", "ignore", str(suite)],
-        cwd=suite,
-        env=env,
-        capture_output=True,
-        text=True,
+        pytest_command(suite), cwd=suite, env=env, capture_output=True, text=True
     )
     if completed.returncode != 0:
         raise RuntimeError(f"benchmark session failed:\n{completed.stdout[-3000:]}")
@@ -115,24 +115,46 @@ def run_session(suite: Path, env: dict[str, str]) -> dict[str, float]:
 
 def measure(
     count: int, rounds: int = 3, variants: tuple[str, ...] = VARIANTS
-) -> dict[str, dict[str, float]]:
-    """Best time and smallest RSS growth of each variant over interleaved rounds."""
-    best: dict[str, dict[str, float]] = {}
+) -> dict[str, list[dict[str, float]]]:
+    """Each variant's figures in every round, the rounds interleaved."""
+    figures: dict[str, list[dict[str, float]]] = {variant: [] for variant in variants}
     with tempfile.TemporaryDirectory() as folder:
         suites = {variant: write_suite(Path(folder), count, variant) for variant in variants}
         env = bytecode_cached_env()
         for _ in range(rounds):
             for variant, suite in suites.items():
-                figures = run_session(suite, env)
-                if variant not in best:
-                    best[variant] = figures
-                else:
-                    for key in ("seconds", "rss_growth"):
-                        best[variant][key] = min(best[variant][key], figures[key])
-    return best
+                figures[variant].append(run_session(suite, env))
+    return figures
+
+
+def instructions_per_test(
+    counts: tuple[int, int], variants: tuple[str, ...] = ("plain", "agenttrace")
+) -> dict[str, float]:
+    """Instructions per test of each variant: a session of the larger count minus
+    one of the smaller, so interpreter start-up and plugin loading cancel out
+    (instructions.py says why these, not times, are checked)."""
+    import instructions
+
+    small, large = counts
+    runs = [(variant, count) for variant in variants for count in counts]
+    with tempfile.TemporaryDirectory() as folder:
+        env = bytecode_cached_env()
+        suites = {run: write_suite(Path(folder) / str(run[1]), run[1], run[0]) for run in runs}
+        for suite in suites.values():
+            # once untimed: the first session writes the bytecode of every module it
+            # imports (the venv's too), which later sessions read
+            run_session(suite, env)
+        counted = [
+            instructions.Run(
+                pytest_command(suite), {**env, "SESSION_RESULT": str(suite / "result.json")}, suite
+            )
+            for suite in suites.values()
+        ]
+        totals = dict(zip(runs, instructions.count_all(counted), strict=True))
+    return {v: (totals[v, large] - totals[v, small]) / (large - small) for v in variants}
 
 
 if __name__ == "__main__":
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 5_000
-    for variant, figures in measure(count, rounds=1).items():
-        print(json.dumps({"variant": variant, **figures}))
+    for variant, rounds in measure(count, rounds=1).items():
+        print(json.dumps({"variant": variant, **rounds[0]}))
