@@ -6,7 +6,7 @@ print under `pytest_agenttrace`, their importable name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -56,6 +56,19 @@ def message(header: str, bullets: Iterable[str], fix: str) -> str:
     lines += more_line(shown)
     lines += ["", fix]
     return "\n".join(lines)
+
+
+# Bullets a hint under a failed assertion shows: the assertion's own message is the
+# news, so what it adds stays a few lines however many spans it concerns.
+HINT_BULLETS = 10
+
+
+def hint_bullets(items: Sequence[T], write: Callable[[T], str]) -> list[str]:
+    """The first HINT_BULLETS items as `- ` bullets, then one counting the rest."""
+    lines = [f"- {write(item)}" for item in items[:HINT_BULLETS]]
+    if len(items) > HINT_BULLETS:
+        lines.append(f"- … and {len(items) - HINT_BULLETS:,} more")
+    return lines
 
 
 def more_line(count: int) -> list[str]:

@@ -14,9 +14,10 @@ from typing import Any
 
 from opentelemetry.sdk.environment_variables import OTEL_SDK_DISABLED
 
-from ._errors import AgentTraceWarning, ProviderNotSupportedError
+from ._errors import AgentTraceWarning, ProviderNotSupportedError, hint_bullets
 from ._options import AgentTraceOptions
 from .capture._capture import Capture
+from .capture._query import CapturedSpan
 from .capture._router import INSTALLATION
 from .capture._wait import WaitFor
 from .policies._checks import PolicyChecks
@@ -124,11 +125,7 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
             f"assert_tree sees finished spans only. End them first, or "
             f"agenttrace.wait_for(complete=True) for spans that other threads end:"
         ]
-        for span in still_open[:10]:
-            chain = span.ancestor_chain()
-            lines.append(f"- {span.name}" + (f" (under {chain})" if chain else ""))
-        if len(still_open) > 10:
-            lines.append(f"- … and {len(still_open) - 10:,} more")
+        lines += hint_bullets(still_open, _named_with_chain)
         return "\n".join(lines)
 
     def _awaiting_hint(self) -> str:
@@ -140,10 +137,12 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
             f"has not arrived (yet): wait_for(complete=True) before asserting, or did "
             f"that process exit without flushing?"
         ]
-        lines += [
-            f"- {span.name} [service={span.service}] under parent {span.parent_span_id:016x}"
-            for span in awaiting[:10]
-        ]
+        lines += hint_bullets(
+            awaiting,
+            lambda span: (
+                f"{span.name} [service={span.service}] under parent {span.parent_span_id:016x}"
+            ),
+        )
         return "\n".join(lines)
 
     def shape(self) -> str:
@@ -154,6 +153,11 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
     def render(self, style: str = "box") -> str:
         """The captured trees as text (`box` as in reports, `indent` as in expectations)."""
         return render_tree(self.forest, style=style, volatile=self.options.volatile_attributes)
+
+
+def _named_with_chain(span: CapturedSpan) -> str:
+    chain = span.ancestor_chain()
+    return span.name + (f" (under {chain})" if chain else "")
 
 
 def start_capture(options: AgentTraceOptions) -> AgentTrace:

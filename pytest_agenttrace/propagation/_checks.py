@@ -12,7 +12,14 @@ from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.trace import ReadableSpan
 
-from .._errors import MAX_BULLETS, AgentTraceWarning, message, more_line, written_bullets
+from .._errors import (
+    HINT_BULLETS,
+    MAX_BULLETS,
+    AgentTraceWarning,
+    message,
+    more_line,
+    written_bullets,
+)
 from ..capture._query import CapturedSpan, NamePattern, SpanForest, name_matches
 from ..capture._router import RawOrigin
 from ._hops import (
@@ -256,18 +263,34 @@ class PropagationChecks:
         raise AssertionError("\n".join(lines))
 
     def _broken_hop_hint(self) -> str:
-        """For a failed tree assertion: roots that look like lost context, if any."""
+        """For a failed tree assertion: roots that look like lost context, if any.
+
+        Roots are examined only until the hint has its bullets: 10,000 fragments
+        would otherwise cost 10,000 explanations to print ten."""
         analysis = self._analysis()
+        roots = analysis.forest.roots
         if len(analysis.forest.traces) < 2:
             return ""
-        hops = [hop for root in analysis.forest.roots if (hop := analysis.explain_fragment(root))]
+        hops: list[BrokenHop] = []
+        examined = 0
+        for root in roots:
+            if len(hops) == HINT_BULLETS:
+                break
+            examined += 1
+            if hop := analysis.explain_fragment(root):
+                hops.append(hop)
         if not hops:
             return ""
         lines = [
-            f"The capture holds {len(analysis.forest.traces)} traces; these roots look "
+            f"The capture holds {len(analysis.forest.traces):,} traces; these roots look "
             f"like hops that lost the context (see assert_single_trace()):"
         ]
         lines += [f"- {label(hop.span)}: {hop.reason}" for hop in hops]
+        if examined < len(roots):
+            lines.append(
+                f"- … {len(roots) - examined:,} more root(s) not examined here: "
+                f"assert_single_trace() explains each"
+            )
         return "\n".join(lines)
 
     def assert_trace_count(self, expected: int) -> None:

@@ -255,6 +255,16 @@ def test_assert_tree_says_when_a_parent_has_not_arrived(agenttrace: AgentTrace) 
     assert "- POST [service=worker] under parent 0000000000000001" in str(failure.value)
 
 
+def test_the_not_arrived_hint_shows_ten_parents_and_counts_the_rest(agenttrace: AgentTrace) -> None:
+    waiting = [_span(f"step_{i:02d}", 0xABD, 2 + i, parent=0x1000 + i) for i in range(25)]
+    _post_json(agenttrace.otlp_endpoint, _document(*waiting))
+    with pytest.raises(AssertionError) as failure:
+        agenttrace.assert_tree("validate_citations")
+    hint = str(failure.value).split("has not arrived (yet)")[1].splitlines()[1:]
+    assert hint[0] == "- step_00 [service=worker] under parent 0000000000001000"
+    assert hint[10:] == ["- … and 15 more"]
+
+
 def test_spans_of_an_earlier_tests_trace_are_late_not_this_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         dedent(

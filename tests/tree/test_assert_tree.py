@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from textwrap import dedent
 
 import pytest
+from opentelemetry import trace
+
+from pytest_agenttrace import AgentTrace
 
 PIPELINE = dedent(
     """
@@ -165,6 +169,27 @@ def test_tree_failure_points_at_a_lost_context(pytester: pytest.Pytester) -> Non
         consecutive=True,
     )
     result.stdout.no_fnmatch_line("*During handling*")
+
+
+def test_the_lost_context_hint_stays_short_however_many_fragments(agenttrace: AgentTrace) -> None:
+    # 10,000 fragments printed 10,000 bullets under a bounded tree; the hint
+    # examines roots only until it has ten hops to show
+    tracer = trace.get_tracer(__name__)
+    with tracer.start_as_current_span("orchestrator"):
+        worker = threading.Thread(
+            target=lambda: [tracer.start_span("tool").end() for _ in range(30)]
+        )
+        worker.start()
+        worker.join()
+    with pytest.raises(AssertionError) as failure:
+        agenttrace.assert_tree("orchestrator")
+    hint = str(failure.value).split("The capture holds 31 traces; these roots look like hops")[1]
+    bullets = hint.splitlines()[1:]
+    assert len(bullets) == 11
+    assert all(bullet.startswith("- `tool`: started with no parent") for bullet in bullets[:10])
+    assert bullets[10] == (
+        "- … 20 more root(s) not examined here: assert_single_trace() explains each"
+    )
 
 
 def test_wrong_arguments_are_refused_at_the_users_call(pytester: pytest.Pytester) -> None:
