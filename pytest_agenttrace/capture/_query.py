@@ -327,6 +327,9 @@ class _Services:
 class Trace:
     """The captured spans that share one trace id."""
 
+    # a test that makes many small traces holds one of these per trace
+    __slots__ = ("trace_id", "spans", "_forest_services")
+
     def __init__(self, trace_id: int, forest_services: _Services | None = None) -> None:
         self.trace_id = trace_id
         self.spans: list[CapturedSpan] = []
@@ -466,22 +469,37 @@ class SpanForest(SpanQueries):
             self._spans.sort(key=lambda span: span.start_time)  # stable: ties keep input order
         services = _Services(self._spans)
         self.traces: list[Trace] = []
-        # per trace, span id -> span: the ids are the spans' own ints, no key objects
-        traces: dict[int, tuple[Trace, dict[int, CapturedSpan]]] = {}
+        traces: dict[int, Trace] = {}
+        # span id -> span, one dict for the forest (a dict per trace cost a test of
+        # many two-span traces 100 bytes a span); an id that two traces share is
+        # rare (the SDK draws 64 random bits) and goes to `_repeated_ids`
+        by_id: dict[int, CapturedSpan] = {}
+        repeated: dict[tuple[int, int], CapturedSpan] = {}
         for span in self._spans:
             trace_id = span.trace_id
             found = traces.get(trace_id)
             if found is None:
-                found = traces[trace_id] = (Trace(trace_id, services), {})
-                self.traces.append(found[0])
-            found[0].spans.append(span)
-            found[1][span.span_id] = span
-            span.trace = found[0]
-        self._by_id = traces
+                found = traces[trace_id] = Trace(trace_id, services)
+                self.traces.append(found)
+            found.spans.append(span)
+            span.trace = found
+            held = by_id.setdefault(span.span_id, span)
+            if held is not span:  # the later span wins within a trace, as it did
+                if held.trace_id == trace_id:
+                    by_id[span.span_id] = span
+                else:
+                    repeated[trace_id, span.span_id] = span
+        self._by_id = by_id
+        self._repeated_ids = repeated
         self.roots: list[CapturedSpan] = []
         for span in self._spans:
             parent_id = span.parent_span_id
-            parent = traces[span.trace_id][1].get(parent_id) if parent_id is not None else None
+            if parent_id is None:
+                self.roots.append(span)
+                continue
+            parent = by_id.get(parent_id)  # self.get(), inlined: once per span
+            if parent is not None and parent.trace_id != span.trace_id:
+                parent = repeated.get((span.trace_id, parent_id)) if repeated else None
             if parent is None:
                 self.roots.append(span)
                 continue
@@ -496,8 +514,10 @@ class SpanForest(SpanQueries):
         return self._spans
 
     def get(self, trace_id: int, span_id: int) -> CapturedSpan | None:
-        found = self._by_id.get(trace_id)
-        return None if found is None else found[1].get(span_id)
+        found = self._by_id.get(span_id)
+        if found is not None and found.trace_id == trace_id:
+            return found
+        return self._repeated_ids.get((trace_id, span_id)) if self._repeated_ids else None
 
     def wrap(self, span: CapturedSpan | ReadableSpan) -> CapturedSpan | None:
         if isinstance(span, CapturedSpan):

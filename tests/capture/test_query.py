@@ -6,9 +6,11 @@ import re
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
 from pytest_agenttrace import AgentTrace
+from pytest_agenttrace.capture._query import SpanForest
 
 tracer = trace.get_tracer(__name__)
 
@@ -135,3 +137,49 @@ def test_near_misses_say_what_differs(agenttrace: AgentTrace) -> None:
         "- POST [client] {http.response.status_code: 200} -- kind: expected server, got client; "
         "user.id: missing"
     )
+
+
+def _readable(name: str, trace_id: int, span_id: int, parent: int | None = None) -> ReadableSpan:
+    def context(span: int) -> SpanContext:
+        return SpanContext(trace_id, span, is_remote=False)
+
+    return ReadableSpan(
+        name,
+        context(span_id),
+        parent=None if parent is None else context(parent),
+        start_time=span_id,
+        end_time=span_id + 1,
+    )
+
+
+def test_a_span_id_two_traces_share_links_each_child_within_its_own_trace() -> None:
+    # span ids are looked up in one dict for the forest: one trace's span must
+    # never become another trace's parent
+    forest = SpanForest(
+        [
+            _readable("agent_a", 0xA, 7),
+            _readable("agent_b", 0xB, 7),
+            _readable("tool_a", 0xA, 8, parent=7),
+            _readable("tool_b", 0xB, 9, parent=7),
+            _readable("orphan_c", 0xC, 10, parent=7),
+        ]
+    )
+    tools = {span.name: span.parent.name if span.parent else None for span in forest.spans}
+    assert tools == {
+        "agent_a": None,
+        "agent_b": None,
+        "tool_a": "agent_a",
+        "tool_b": "agent_b",
+        "orphan_c": None,
+    }
+    assert [forest.get(trace_id, 7).name for trace_id in (0xA, 0xB)] == ["agent_a", "agent_b"]
+    assert forest.get(0xC, 7) is None
+    assert [root.name for root in forest.roots] == ["agent_a", "agent_b", "orphan_c"]
+
+
+def test_a_span_id_repeated_within_a_trace_takes_the_later_span() -> None:
+    forest = SpanForest(
+        [_readable("first", 0xA, 7), _readable("second", 0xA, 7), _readable("child", 0xA, 8, 7)]
+    )
+    assert forest.get(0xA, 7).name == "second"
+    assert forest.one("child").parent.name == "second"
