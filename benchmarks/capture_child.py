@@ -2,10 +2,14 @@
 
     python capture_child.py VARIANT SPANS   ->   {"seconds": ..., "gc_seconds": ...}
     python capture_child.py VARIANT SPANS --exit-after-spans
+    python capture_child.py VARIANT SPANS --memory   ->   {"bytes_per_span": ...}
 
 The second form ends the process as soon as the spans are made, for counting
 instructions (instructions.py): what follows (the check, freeing the spans at
-exit) would otherwise be counted as capture cost.
+exit) would otherwise be counted as capture cost. The third traces allocations
+(tracemalloc) from the first span on and reports what is still held once the
+spans have been queried (our `spans`, the exporter's `get_finished_spans()`)
+and garbage collected: the memory a test's capture costs.
 
 Variants: `bare` (an SDK provider, no processor), `append` (a processor whose
 on_end is a plain list.append: the floor for any capture that keeps spans),
@@ -20,6 +24,7 @@ import json
 import os
 import sys
 import time
+import tracemalloc
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
@@ -33,7 +38,9 @@ class AppendProcessor(SpanProcessor):
         self.spans.append(span)
 
 
-def main(variant: str, count: int, *, exit_after_spans: bool = False) -> dict[str, float]:
+def main(
+    variant: str, count: int, *, exit_after_spans: bool = False, memory: bool = False
+) -> dict[str, float]:
     # As in a real test run, pytest and the plugin are loaded whichever processor
     # keeps the spans: the same heap for the garbage collector to walk in every
     # variant, so the ratios compare the processors alone.
@@ -72,6 +79,8 @@ def main(variant: str, count: int, *, exit_after_spans: bool = False) -> dict[st
             collecting[0] += time.perf_counter() - started_gc[0]
 
     gc.collect()  # the same start for every variant: nothing pending from the set-up
+    if memory:
+        tracemalloc.start()
     gc.callbacks.append(on_gc)
     started = time.perf_counter()
     for _ in range(count // 2):  # a nested pair: an agent and its call
@@ -83,12 +92,23 @@ def main(variant: str, count: int, *, exit_after_spans: bool = False) -> dict[st
     gc.callbacks.remove(on_gc)
     if variant == "ours":
         assert len(kept.spans) == count // 2 * 2, "the capture missed spans"
+    elif variant == "in_memory":
+        assert len(kept.get_finished_spans()) == count // 2 * 2
+    if memory:
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+        return {"bytes_per_span": held / count}
     return {"seconds": seconds, "gc_seconds": collecting[0]}
 
 
 if __name__ == "__main__":
     print(
         json.dumps(
-            main(sys.argv[1], int(sys.argv[2]), exit_after_spans="--exit-after-spans" in sys.argv)
+            main(
+                sys.argv[1],
+                int(sys.argv[2]),
+                exit_after_spans="--exit-after-spans" in sys.argv,
+                memory="--memory" in sys.argv,
+            )
         )
     )

@@ -11,7 +11,8 @@ Cases:
    SimpleSpanProcessor + InMemorySpanExporter, and our capture. Interleaved
    rounds, best of N, with the share of the time spent in GC and the spread of
    ours / floor round by round. Checked: the instructions per span of ours and
-   of the floor, the same processes counted under valgrind (instructions.py).
+   of the floor, the same processes counted under valgrind (instructions.py),
+   and the memory per span held after a query against InMemorySpanExporter's.
 2. fixture set-up + teardown per test (what the `agenttrace` fixture runs).
 3. `assert_trace_tree` on a 10,000-span trace: the full 10,000-line
    expectation (the pasted-back rendering) and the compact form with counts.
@@ -132,7 +133,34 @@ def bench_capture(sizes: tuple[int, ...], rounds: int) -> list[Row]:
                 )
             )
         rows.append(capture_instructions(child, count))
+        rows.append(capture_memory(child, count))
     return rows
+
+
+def capture_memory(child: Path, count: int) -> Row:
+    """Bytes per span still held once the spans were queried, ours against
+    InMemorySpanExporter's (tracemalloc in each child: sizes, not times, so one
+    run each)."""
+
+    def held(variant: str) -> float:
+        done = subprocess.run(
+            [sys.executable, str(child), variant, str(count), "--memory"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        per_span: float = json.loads(done.stdout)["bytes_per_span"]
+        return per_span
+
+    ours, exporter = held("ours"), held("in_memory")
+    return Row(
+        f"1 {count:,} spans: pytest-agenttrace capture, memory after queries",
+        ours,
+        "B/span",
+        1.1,
+        ours / exporter,
+        f"InMemorySpanExporter {exporter:,.0f} B/span",
+    )
 
 
 def capture_instructions(child: Path, count: int) -> Row:

@@ -46,7 +46,8 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
         self._stop_propagation_checks()
         super()._stop()
         # said only where it explains something: an empty capture
-        if not self._started and os.environ.get(OTEL_SDK_DISABLED, "").strip().lower() == "true":
+        disabled = os.environ.get(OTEL_SDK_DISABLED, "").strip().lower() == "true"
+        if disabled and not self._ended and not self._open:
             warnings.warn(
                 AgentTraceWarning(
                     f"{OTEL_SDK_DISABLED}=true: OpenTelemetry's SDK hands out no-op "

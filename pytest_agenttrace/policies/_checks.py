@@ -33,8 +33,9 @@ class PolicyChecks:
 
     if TYPE_CHECKING:
         options: AgentTraceOptions
-        _started: list[ReadableSpan]
         _open_at_stop: bool
+
+        def _recorded(self) -> list[ReadableSpan]: ...
 
         @property
         def forest(self) -> SpanForest: ...
@@ -264,7 +265,7 @@ class PolicyChecks:
         __tracebackhide__ = True
         from ._sampling import run_workflow, sampling_runs_problem
 
-        per_run = run_workflow(self._started, workflow, runs)
+        per_run = run_workflow(self._recorded, workflow, runs)
         problem, whole = sampling_runs_problem(per_run, same_shape)
         _fail([problem] if problem else [])
         return whole
@@ -341,7 +342,7 @@ class PolicyChecks:
             )
         if options.partial_sampling == "fail":
             problems += _sampling.partial_sampling_problems(
-                list(self._started), " (partial_sampling = fail)"
+                self._recorded(), " (partial_sampling = fail)"
             )
         if options.genai_conventions != "off":
             from ._genai import genai_problems

@@ -9,6 +9,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .._errors import message
+from ..capture._router import span_key
 from ._findings import docs
 
 _FIX = (
@@ -110,12 +111,14 @@ def sampling_runs_problem(
 
 
 def run_workflow(
-    started: list[ReadableSpan], workflow: Callable[..., Any], runs: int
+    recorded: Callable[[], list[ReadableSpan]], workflow: Callable[..., Any], runs: int
 ) -> list[list[ReadableSpan]]:
-    """Run the workflow `runs` times; the spans each run started (sampled or recorded)."""
+    """Run the workflow `runs` times; the spans each run started (sampled or recorded),
+    in start order. `recorded()` gives every span of the capture so far."""
     per_run = []
     for _ in range(runs):
-        mark = len(started)
+        before = {span_key(span) for span in recorded()}
         workflow()
-        per_run.append(list(started[mark:]))
+        started = [span for span in recorded() if span_key(span) not in before]
+        per_run.append(sorted(started, key=lambda span: span.start_time or 0))
     return per_run
