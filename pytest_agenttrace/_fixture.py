@@ -46,8 +46,7 @@ class AgentTrace(WaitFor, RemoteMethods, PropagationChecks, PolicyChecks, Captur
         self._stop_propagation_checks()
         super()._stop()
         # said only where it explains something: an empty capture
-        disabled = os.environ.get(OTEL_SDK_DISABLED, "").strip().lower() == "true"
-        if disabled and not self._ended and not self._open:
+        if not self._started and os.environ.get(OTEL_SDK_DISABLED, "").strip().lower() == "true":
             warnings.warn(
                 AgentTraceWarning(
                     f"{OTEL_SDK_DISABLED}=true: OpenTelemetry's SDK hands out no-op "

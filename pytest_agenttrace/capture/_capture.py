@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -25,10 +26,8 @@ _PROVIDER_OVERRIDE = "Overriding of current TracerProvider is not allowed"
 class Capture(SpanQueries):
     """Spans recorded during one test; the base of the fixture's AgentTrace.
 
-    The router files each span in `_open` as it starts, from any thread, and moves
-    it to `_ended` as it ends, as the SDK's snapshot: the live span (its lock,
-    processor and limits) is held only while it is open, so a capture holds what
-    `InMemorySpanExporter` would. The forest is rebuilt only when either changed
+    The router appends each span to `_started` as it starts, from any thread, and
+    ticks `_last_end` as one ends; the forest is rebuilt only when either moved
     since the last query.
     """
 
@@ -40,6 +39,7 @@ class Capture(SpanQueries):
     _forest: SpanForest | None = None
     _all_forest: SpanForest | None = None
     _open_at_stop = False  # a span was still open when the capture stopped
+    _last_end = 0  # ticked by each span's end
     # set by _start: where the test runs (thread and task), and the parents
     # that are not orphans though never captured
     _home: RawOrigin
@@ -47,11 +47,9 @@ class Capture(SpanQueries):
     _ambient_parents: set[tuple[int, int]]
 
     def __init__(self, *, _stray: Iterable[ReadableSpan] = ()) -> None:
-        self._ended: list[ReadableSpan] = []  # in the order they ended
-        # id(span context) -> the live span, while it is open; the SDK's snapshot
-        # of a span shares its context object, so its end finds it here
-        self._open: dict[int, ReadableSpan] = {}
-        self._origins: dict[int, RawOrigin] = {}  # id(span) -> origin, started elsewhere
+        self._started: list[ReadableSpan] = []
+        self._end_ticks = itertools.count(1)
+        self._origins: dict[int, RawOrigin] = {}  # spans that started elsewhere
         self._leaked_before: list[ReadableSpan] = list(_stray)
         self._leaked_during: list[ReadableSpan] = []
         self._open_at_clear: set[tuple[int, int]] = set()
@@ -90,7 +88,7 @@ class Capture(SpanQueries):
         router.wait_filed()  # answered exports are this test's
         if router.active is self:
             router.active = None
-        started = self._recorded()
+        started = list(self._started)
         still_open = [span_key(span) for span in started if span.end_time is None]
         if still_open:
             router.left_open.update(still_open)
@@ -130,11 +128,10 @@ class Capture(SpanQueries):
         INSTALLATION.router.wait_filed()  # an export answered before clear() is cleared too
         # A span left open across clear() (the test body's own span, say) is no
         # longer captured, but the spans started under it are not orphans.
-        still_open = {span_key(span) for span in list(self._open.values())}
+        still_open = {span_key(span) for span in list(self._started) if span.end_time is None}
         self._ambient_parents.update(still_open)
         self._open_at_clear.update(still_open)  # when they end, they are leaked
-        self._open.clear()  # an end after this finds nothing: the span is foreign
-        self._ended.clear()
+        self._started.clear()
         self._origins.clear()
         self._leaked_before.clear()
         self._leaked_during.clear()
@@ -158,34 +155,12 @@ class Capture(SpanQueries):
         INSTALLATION.attach(provider)
 
     # -- raw data --------------------------------------------------------------------
-    def _moved(self, live: ReadableSpan, snapshot: ReadableSpan) -> None:
-        """A span's origin follows it to its snapshot: the live span is freed at its
-        end, and its id may then be another object's."""
-        origin = self._origins.pop(id(live), None)
-        if origin is not None:
-            self._origins[id(snapshot)] = origin
-
-    def _recorded(self) -> list[ReadableSpan]:
-        """Every span of the capture, ended and open, as one consistent copy."""
-        return self._recorded_at()[1]
-
-    def _recorded_at(self) -> tuple[tuple[int, int], list[ReadableSpan]]:
-        ended, still_open = self._ended, self._open
-        while True:
-            # Each start grows `_open` and each end grows `_ended`: equal counts
-            # around the copies mean no span moved between them (a span ending
-            # between the two would be in neither copy, or with its snapshot, in both).
-            key = (len(ended), len(still_open))
-            spans = list(ended) + list(still_open.values())
-            if key == (len(ended), len(still_open)):
-                return key, spans
-
     def _refresh(self) -> None:
         INSTALLATION.router.wait_filed()
-        key = (len(self._ended), len(self._open))
+        key = (len(self._started), self._last_end)
         if key == self._cache_key and self._forest is not None:
             return
-        key, started = self._recorded_at()
+        started = list(self._started)
         self._cache_key = key
         self._all_forest = SpanForest(started)
         if self._all_forest.all_ended:

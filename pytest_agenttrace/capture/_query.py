@@ -444,25 +444,6 @@ class SpanQueries:
         return sorted(near, key=lambda span: rank[span.name])[:limit]
 
 
-def _span_index(
-    spans: list[CapturedSpan],
-) -> tuple[dict[int, CapturedSpan], dict[tuple[int, int], CapturedSpan]]:
-    """Span id -> span, one dict for the forest (a dict per trace cost a test of
-    many two-span traces 100 bytes a span); an id that two traces share is rare
-    (the SDK draws 64 random bits) and goes to the second dict, by trace and id.
-    Within a trace, the later span wins."""
-    by_id: dict[int, CapturedSpan] = {}
-    repeated: dict[tuple[int, int], CapturedSpan] = {}
-    for span in spans:
-        held = by_id.setdefault(span.span_id, span)
-        if held is not span:
-            if held.trace_id == span.trace_id:
-                by_id[span.span_id] = span
-            else:
-                repeated[span.trace_id, span.span_id] = span
-    return by_id, repeated
-
-
 class SpanForest(SpanQueries):
     """Spans linked into trees. A span whose parent was not captured is a root."""
 
@@ -489,6 +470,11 @@ class SpanForest(SpanQueries):
         services = _Services(self._spans)
         self.traces: list[Trace] = []
         traces: dict[int, Trace] = {}
+        # span id -> span, one dict for the forest (a dict per trace cost a test of
+        # many two-span traces 100 bytes a span); an id that two traces share is
+        # rare (the SDK draws 64 random bits) and goes to `_repeated_ids`
+        by_id: dict[int, CapturedSpan] = {}
+        repeated: dict[tuple[int, int], CapturedSpan] = {}
         for span in self._spans:
             trace_id = span.trace_id
             found = traces.get(trace_id)
@@ -497,11 +483,14 @@ class SpanForest(SpanQueries):
                 self.traces.append(found)
             found.spans.append(span)
             span.trace = found
-        by_id, repeated = _span_index(self._spans)
-        # dropped once the spans are linked (50 bytes a span the capture would hold
-        # for the test's duration); get() builds it again if it is ever asked
-        self._index: tuple[dict[int, CapturedSpan], dict[tuple[int, int], CapturedSpan]] | None
-        self._index = None
+            held = by_id.setdefault(span.span_id, span)
+            if held is not span:  # the later span wins within a trace, as it did
+                if held.trace_id == trace_id:
+                    by_id[span.span_id] = span
+                else:
+                    repeated[trace_id, span.span_id] = span
+        self._by_id = by_id
+        self._repeated_ids = repeated
         self.roots: list[CapturedSpan] = []
         for span in self._spans:
             parent_id = span.parent_span_id
@@ -525,13 +514,10 @@ class SpanForest(SpanQueries):
         return self._spans
 
     def get(self, trace_id: int, span_id: int) -> CapturedSpan | None:
-        if self._index is None:
-            self._index = _span_index(self._spans)
-        by_id, repeated = self._index
-        found = by_id.get(span_id)
+        found = self._by_id.get(span_id)
         if found is not None and found.trace_id == trace_id:
             return found
-        return repeated.get((trace_id, span_id)) if repeated else None
+        return self._repeated_ids.get((trace_id, span_id)) if self._repeated_ids else None
 
     def wrap(self, span: CapturedSpan | ReadableSpan) -> CapturedSpan | None:
         if isinstance(span, CapturedSpan):

@@ -133,8 +133,8 @@ class SpanRouter(SpanProcessor):
                 self._ambient_start(span, capture)
                 return
         if capture is not None:
-            # Keyed by its context object, which the snapshot at its end shares
-            capture._open[id(span.context)] = span
+            # The live span: it shows its end when it ends, so no snapshot is kept.
+            capture._started.append(span)
             # Span data names no thread; the thread-pool context-loss check needs
             # it. Most spans start where the test runs: only the others are noted.
             # Compared as the thread's ident (C calls only): the Thread object is
@@ -158,11 +158,8 @@ class SpanRouter(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         capture = self.active
         if capture is not None:
-            live = capture._open.pop(id(span.context), None)
-            if live is not None:
-                capture._ended.append(span)  # the snapshot: the live span can go
-                if capture._origins:
-                    capture._moved(live, span)
+            # next() on a count is atomic: any end after a query changes the tick
+            capture._last_end = next(capture._end_ticks)
         elif self.receivers_running and span.parent is None and span.context is not None:
             # a trace rooted outside any capture (a fixture's warm-up call): what
             # other processes send for it later is not the running test's
@@ -225,7 +222,8 @@ class SpanRouter(SpanProcessor):
                 capture._late.append(span)
             else:
                 capture._any_received = True
-                capture._ended.append(span)
+                capture._started.append(span)
+                capture._last_end = next(capture._end_ticks)
 
     def report_problem(self, problem: ReceiverProblem) -> None:
         """A finding of the receiver (a malformed export): fails the running or next

@@ -33,9 +33,8 @@ class PolicyChecks:
 
     if TYPE_CHECKING:
         options: AgentTraceOptions
+        _started: list[ReadableSpan]
         _open_at_stop: bool
-
-        def _recorded(self) -> list[ReadableSpan]: ...
 
         @property
         def forest(self) -> SpanForest: ...
@@ -265,7 +264,7 @@ class PolicyChecks:
         __tracebackhide__ = True
         from ._sampling import run_workflow, sampling_runs_problem
 
-        per_run = run_workflow(self._recorded, workflow, runs)
+        per_run = run_workflow(self._started, workflow, runs)
         problem, whole = sampling_runs_problem(per_run, same_shape)
         _fail([problem] if problem else [])
         return whole
@@ -342,7 +341,7 @@ class PolicyChecks:
             )
         if options.partial_sampling == "fail":
             problems += _sampling.partial_sampling_problems(
-                self._recorded(), " (partial_sampling = fail)"
+                list(self._started), " (partial_sampling = fail)"
             )
         if options.genai_conventions != "off":
             from ._genai import genai_problems

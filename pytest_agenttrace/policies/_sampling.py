@@ -9,7 +9,6 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .._errors import message
-from ..capture._router import span_key
 from ._findings import docs
 
 _FIX = (
@@ -111,14 +110,12 @@ def sampling_runs_problem(
 
 
 def run_workflow(
-    recorded: Callable[[], list[ReadableSpan]], workflow: Callable[..., Any], runs: int
+    started: list[ReadableSpan], workflow: Callable[..., Any], runs: int
 ) -> list[list[ReadableSpan]]:
-    """Run the workflow `runs` times; the spans each run started (sampled or recorded),
-    in start order. `recorded()` gives every span of the capture so far."""
+    """Run the workflow `runs` times; the spans each run started (sampled or recorded)."""
     per_run = []
     for _ in range(runs):
-        before = {span_key(span) for span in recorded()}
+        mark = len(started)
         workflow()
-        started = [span for span in recorded() if span_key(span) not in before]
-        per_run.append(sorted(started, key=lambda span: span.start_time or 0))
+        per_run.append(list(started[mark:]))
     return per_run

@@ -69,6 +69,7 @@ class PropagationChecks:
 
     if TYPE_CHECKING:
         options: AgentTraceOptions
+        _started: list[ReadableSpan]
         _origins: dict[int, RawOrigin]
         _home: RawOrigin
         _ambient_parents: set[tuple[int, int]]
