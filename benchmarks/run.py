@@ -88,10 +88,23 @@ def best_of(
 CAPTURE_VARIANTS = ("bare", "append", "in_memory", "ours")
 
 
+def run_capture_child(child: Path, variant: str, count: int, *flags: str) -> dict[str, float]:
+    """The figures capture_child.py prints for one variant, in a fresh process."""
+    done = subprocess.run(
+        [sys.executable, str(child), variant, str(count), *flags],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures: dict[str, float] = json.loads(done.stdout)
+    return figures
+
+
 def bench_capture(sizes: tuple[int, ...], rounds: int) -> list[Row]:
     """Each variant in a fresh process (capture_child.py), GC on, spans kept:
-    times in interleaved rounds, best of N, then the checked figure, the
-    instructions per span of ours against the floor (instructions.py)."""
+    times in interleaved rounds, best of N, then the checked figures: the
+    instructions per span of ours against the floor (instructions.py) and the
+    memory held per span against InMemorySpanExporter's."""
     child = Path(__file__).with_name("capture_child.py")
     rows = []
     for count in sizes:
@@ -100,13 +113,7 @@ def bench_capture(sizes: tuple[int, ...], rounds: int) -> list[Row]:
         for _ in range(rounds):
             seconds_now = {}
             for variant in CAPTURE_VARIANTS:
-                done = subprocess.run(
-                    [sys.executable, str(child), variant, str(count)],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                figures = json.loads(done.stdout)
+                figures = run_capture_child(child, variant, count)
                 seconds_now[variant] = figures["seconds"]
                 if figures["seconds"] < best[variant][0]:
                     best[variant] = (figures["seconds"], figures["gc_seconds"])
@@ -142,17 +149,10 @@ def capture_memory(child: Path, count: int) -> Row:
     InMemorySpanExporter's (tracemalloc in each child: sizes, not times, so one
     run each)."""
 
-    def held(variant: str) -> float:
-        done = subprocess.run(
-            [sys.executable, str(child), variant, str(count), "--memory"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        per_span: float = json.loads(done.stdout)["bytes_per_span"]
-        return per_span
-
-    ours, exporter = held("ours"), held("in_memory")
+    ours, exporter = (
+        run_capture_child(child, variant, count, "--memory")["bytes_per_span"]
+        for variant in ("ours", "in_memory")
+    )
     return Row(
         f"1 {count:,} spans: pytest-agenttrace capture, memory after queries",
         ours,
