@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 from .._errors import AgentTraceWarning
 from ._query import CapturedSpan, SpanForest, SpanQueries, Trace
-from ._router import INSTALLATION, RawOrigin, ReceiverProblem, raw_origin, span_key
+from ._router import INSTALLATION, RawOrigin, ReceiverProblem, Record, raw_origin, span_key
 
 if TYPE_CHECKING:
     from .._options import AgentTraceOptions
@@ -27,8 +27,10 @@ class Capture(SpanQueries):
     """Spans recorded during one test; the base of the fixture's AgentTrace.
 
     The router appends each span to `_started` as it starts, from any thread, and
-    ticks `_last_end` as one ends; the forest is rebuilt only when either moved
-    since the last query.
+    as it ends puts the SDK's end snapshot in its place and ticks `_last_end`: the
+    live span (its lock, processor and limits) is held only while it is open, so a
+    capture holds what `InMemorySpanExporter` would, in start order. The forest is
+    rebuilt only when a span started or ended since the last query.
     """
 
     # Scalars that start the same in every capture: class defaults, set per
@@ -47,9 +49,10 @@ class Capture(SpanQueries):
     _ambient_parents: set[tuple[int, int]]
 
     def __init__(self, *, _stray: Iterable[ReadableSpan] = ()) -> None:
-        self._started: list[ReadableSpan] = []
+        self._record: Record = ([], {})
         self._end_ticks = itertools.count(1)
-        self._origins: dict[int, RawOrigin] = {}  # spans that started elsewhere
+        # origin_key(span) -> where the span started, for spans started elsewhere
+        self._origins: dict[int, RawOrigin] = {}
         self._leaked_before: list[ReadableSpan] = list(_stray)
         self._leaked_during: list[ReadableSpan] = []
         self._open_at_clear: set[tuple[int, int]] = set()
@@ -131,8 +134,9 @@ class Capture(SpanQueries):
         still_open = {span_key(span) for span in list(self._started) if span.end_time is None}
         self._ambient_parents.update(still_open)
         self._open_at_clear.update(still_open)  # when they end, they are leaked
-        self._started.clear()
-        self._origins.clear()
+        self._origins.clear()  # first: its keys are ids of what the record holds
+        self._record = ([], {})  # a new pair: a span starting or ending meanwhile
+        # finds its place in the pair it took (Record)
         self._leaked_before.clear()
         self._leaked_during.clear()
         self._any_received = False
@@ -155,6 +159,12 @@ class Capture(SpanQueries):
         INSTALLATION.attach(provider)
 
     # -- raw data --------------------------------------------------------------------
+    @property
+    def _started(self) -> list[ReadableSpan]:
+        """Every span of the capture so far, in start order: live while open, the
+        SDK's end snapshot once ended."""
+        return self._record[0]
+
     def _refresh(self) -> None:
         INSTALLATION.router.wait_filed()
         key = (len(self._started), self._last_end)

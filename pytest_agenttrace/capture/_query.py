@@ -444,6 +444,26 @@ class SpanQueries:
         return sorted(near, key=lambda span: rank[span.name])[:limit]
 
 
+_SpanIndex = tuple[dict[int, CapturedSpan], dict[tuple[int, int], CapturedSpan]]
+
+
+def _span_index(spans: list[CapturedSpan]) -> _SpanIndex:
+    """Span id -> span, one dict for the forest (a dict per trace cost a test of
+    many two-span traces 100 bytes a span); an id that two traces share is rare
+    (the SDK draws 64 random bits) and goes to the second dict, by trace and id.
+    Within a trace, the later span wins."""
+    by_id: dict[int, CapturedSpan] = {}
+    repeated: dict[tuple[int, int], CapturedSpan] = {}
+    for span in spans:
+        held = by_id.setdefault(span.span_id, span)
+        if held is not span:
+            if held.trace_id == span.trace_id:
+                by_id[span.span_id] = span
+            else:
+                repeated[span.trace_id, span.span_id] = span
+    return by_id, repeated
+
+
 class SpanForest(SpanQueries):
     """Spans linked into trees. A span whose parent was not captured is a root."""
 
@@ -470,11 +490,6 @@ class SpanForest(SpanQueries):
         services = _Services(self._spans)
         self.traces: list[Trace] = []
         traces: dict[int, Trace] = {}
-        # span id -> span, one dict for the forest (a dict per trace cost a test of
-        # many two-span traces 100 bytes a span); an id that two traces share is
-        # rare (the SDK draws 64 random bits) and goes to `_repeated_ids`
-        by_id: dict[int, CapturedSpan] = {}
-        repeated: dict[tuple[int, int], CapturedSpan] = {}
         for span in self._spans:
             trace_id = span.trace_id
             found = traces.get(trace_id)
@@ -483,14 +498,10 @@ class SpanForest(SpanQueries):
                 self.traces.append(found)
             found.spans.append(span)
             span.trace = found
-            held = by_id.setdefault(span.span_id, span)
-            if held is not span:  # the later span wins within a trace, as it did
-                if held.trace_id == trace_id:
-                    by_id[span.span_id] = span
-                else:
-                    repeated[trace_id, span.span_id] = span
-        self._by_id = by_id
-        self._repeated_ids = repeated
+        by_id, repeated = _span_index(self._spans)
+        # dropped once the spans are linked: a capture holds its forest for the
+        # whole test, and the index is 50 bytes a span; get() builds it again
+        self._index: _SpanIndex | None = None
         self.roots: list[CapturedSpan] = []
         for span in self._spans:
             parent_id = span.parent_span_id
@@ -514,10 +525,13 @@ class SpanForest(SpanQueries):
         return self._spans
 
     def get(self, trace_id: int, span_id: int) -> CapturedSpan | None:
-        found = self._by_id.get(span_id)
+        if self._index is None:
+            self._index = _span_index(self._spans)
+        by_id, repeated = self._index
+        found = by_id.get(span_id)
         if found is not None and found.trace_id == trace_id:
             return found
-        return self._repeated_ids.get((trace_id, span_id)) if self._repeated_ids else None
+        return repeated.get((trace_id, span_id)) if repeated else None
 
     def wrap(self, span: CapturedSpan | ReadableSpan) -> CapturedSpan | None:
         if isinstance(span, CapturedSpan):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
+import sys
 import threading
+import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from textwrap import dedent
 
@@ -12,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.trace import SpanContext
 
 from pytest_agenttrace import AgentTrace
 from pytest_agenttrace.capture import _router
@@ -79,6 +84,144 @@ def test_no_span_is_lost_across_threads(agenttrace: AgentTrace) -> None:
         worker.join()
     assert len(agenttrace.spans) == threads_count * per_thread * 2
     assert all(span.parent is not None for span in agenttrace.find("t*.*"))
+
+
+def test_an_ended_span_is_kept_as_its_end_snapshot_and_the_live_span_is_freed(
+    agenttrace: AgentTrace,
+) -> None:
+    # the live span (its lock, processor and limits) is held only while it is open
+    span = tracer.start_span("agent", attributes={"step": 1})
+    live = weakref.ref(span)
+    assert [open_span.name for open_span in agenttrace.unfinished] == ["agent"]
+    span.set_attribute("step", 2)
+    span.end()
+    del span
+    assert agenttrace.one("agent", attributes={"step": 2}).ended  # a new forest
+    assert agenttrace.unfinished == []
+    gc.collect()
+    assert live() is None
+
+
+def test_spans_that_start_at_the_same_time_keep_their_start_order(
+    agenttrace: AgentTrace,
+) -> None:
+    # Equal start times are common where the clock is coarse (Windows before
+    # Python 3.13) or times are given: start order decides, not end order.
+    moment = time.time_ns()
+    with tracer.start_as_current_span("agent", start_time=moment):
+        first = tracer.start_span("first", start_time=moment)
+        second = tracer.start_span("second", start_time=moment)
+        second.end()
+        first.end()
+    assert [span.name for span in agenttrace.spans] == ["agent", "first", "second"]
+    agenttrace.assert_tree("""
+        agent [ordered]
+          first
+          second
+    """)
+
+
+def test_queries_while_threads_start_and_end_spans_see_each_ended_span_once(
+    agenttrace: AgentTrace,
+) -> None:
+    # A span's end snapshot takes its place as it ends: a query copying the
+    # capture while that happens must neither miss it nor hold it twice.
+    ended: list[int] = []
+
+    def work() -> None:
+        for _ in range(1_500):
+            with tracer.start_as_current_span("outer") as outer:
+                tracer.start_span("inner").end()
+            ended.append(outer.get_span_context().span_id)
+
+    workers = [threading.Thread(target=work) for _ in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often, so ends fall inside queries
+    try:
+        for worker in workers:
+            worker.start()
+        while any(worker.is_alive() for worker in workers):
+            ended_before = set(ended)
+            seen = [span.span_id for span in agenttrace.spans]
+            assert len(seen) == len(set(seen)), "a span was held twice"
+            assert ended_before <= set(seen), "an ended span was missed"
+    finally:
+        sys.setswitchinterval(interval)
+        for worker in workers:
+            worker.join()
+    assert len(agenttrace.find("outer")) == len(ended) == 6_000
+
+
+def test_a_span_finds_its_place_though_another_threads_span_was_appended_after_it(
+    agenttrace: AgentTrace,
+) -> None:
+    # The threaded test above rarely hits the moment; this makes it happen: another
+    # thread's span is appended right after this one, before its place is noted.
+    elsewhere = ReadableSpan(
+        name="elsewhere",
+        context=SpanContext(1, 2, False),
+        start_time=time.time_ns(),
+        end_time=time.time_ns(),
+    )
+
+    class AnotherThreadAppendsToo(list[ReadableSpan]):
+        def append(self, span: ReadableSpan) -> None:
+            super().append(span)
+            if span is not elsewhere:
+                super().append(elsewhere)
+
+    agenttrace._record = (AnotherThreadAppendsToo(), {})
+    tracer.start_span("here", attributes={"step": 1}).end()
+    assert sorted(span.name for span in agenttrace.spans) == ["elsewhere", "here"]
+
+
+def test_a_span_starting_while_another_thread_clears_the_capture_breaks_nothing(
+    agenttrace: AgentTrace,
+) -> None:
+    # clear() lands between the span's append and the note of its place: the span
+    # is cleared with the record it was appended to, and its end touches no other.
+    class ClearedRightAfter(list[ReadableSpan]):
+        def append(self, span: ReadableSpan) -> None:
+            super().append(span)
+            agenttrace.clear()
+
+    agenttrace._record = (ClearedRightAfter(), {})
+    cleared = tracer.start_span("cleared")
+    tracer.start_span("kept").end()
+    cleared.end()
+    assert [span.name for span in agenttrace.spans] == ["kept"]
+    assert [span.name for span in agenttrace.leaked] == ["cleared"]
+
+
+def test_the_router_reads_the_sdk_spans_context_field(agenttrace: AgentTrace) -> None:
+    # For speed the router reads `_context`, the field behind the `context`
+    # property of the SDK's spans and of the snapshot their end makes: an SDK
+    # that renamed it would fail here first.
+    span = tracer.start_span("agent")
+    assert span._context is span.context  # type: ignore[attr-defined]
+    span.end()
+    snapshot = agenttrace.one("agent").readable
+    assert snapshot._context is snapshot.context is span.context
+
+
+def test_a_span_whose_end_snapshot_cannot_be_placed_still_shows_as_ended(
+    agenttrace: AgentTrace,
+) -> None:
+    # The live span then stays in the capture, and its end must still reach queries
+    # made before it (a forest cached while it was open).
+    span = tracer.start_span("agent")
+    assert [open_span.name for open_span in agenttrace.unfinished] == ["agent"]
+    snapshot = span._readable_span  # type: ignore[attr-defined]
+
+    def with_its_own_context() -> ReadableSpan:
+        made = snapshot()
+        made._context = SpanContext(made.context.trace_id, made.context.span_id, False)
+        return made
+
+    span._readable_span = with_its_own_context  # type: ignore[attr-defined]
+    span.end()
+    assert agenttrace.unfinished == []
+    assert agenttrace.one("agent").ended
 
 
 def test_thread_pool_with_copied_context_keeps_parents(agenttrace: AgentTrace) -> None:
