@@ -49,10 +49,8 @@ class Capture(SpanQueries):
     _ambient_parents: set[tuple[int, int]]
 
     def __init__(self, *, _stray: Iterable[ReadableSpan] = ()) -> None:
-        self._record: Record = ([], {})
+        self._record: Record = ([], {}, {})
         self._end_ticks = itertools.count(1)
-        # origin_key(span) -> where the span started, for spans started elsewhere
-        self._origins: dict[int, RawOrigin] = {}
         self._leaked_before: list[ReadableSpan] = list(_stray)
         self._leaked_during: list[ReadableSpan] = []
         self._open_at_clear: set[tuple[int, int]] = set()
@@ -129,16 +127,17 @@ class Capture(SpanQueries):
     def clear(self) -> None:
         """Forget everything captured so far (call at the start of each Hypothesis example)."""
         INSTALLATION.router.wait_filed()  # an export answered before clear() is cleared too
-        # A span left open across clear() (the test body's own span, say) is no
-        # longer captured, but the spans started under it are not orphans.
-        still_open = {span_key(span) for span in list(self._started) if span.end_time is None}
-        self._ambient_parents.update(still_open)
-        self._open_at_clear.update(still_open)  # when they end, they are leaked
-        self._origins.clear()  # first: its keys are ids of what the record holds
-        self._record = ([], {})  # a new pair: a span starting or ending meanwhile
-        # finds its place in the pair it took (Record)
+        # Other threads may start and end spans meanwhile: what ends from here on
+        # stays leaked, and a span starts in the record it took, old or new.
         self._leaked_before.clear()
         self._leaked_during.clear()
+        cleared = self._record[0]
+        self._record = ([], {}, {})
+        # A span left open across clear() (the test body's own span, say) is no
+        # longer captured, but the spans started under it are not orphans.
+        for span in list(cleared):
+            if span.end_time is None:
+                self._open_across_clear(span_key(span))
         self._any_received = False
         self._late.clear()
         self._otel_log_records.clear()
@@ -158,12 +157,23 @@ class Capture(SpanQueries):
         """Capture spans from a provider the code built itself and never set globally."""
         INSTALLATION.attach(provider)
 
+    def _open_across_clear(self, key: tuple[int, int]) -> None:
+        """A span open when clear() ran: its end is leaked, its children no orphans."""
+        self._ambient_parents.add(key)
+        self._open_at_clear.add(key)
+
     # -- raw data --------------------------------------------------------------------
     @property
     def _started(self) -> list[ReadableSpan]:
         """Every span of the capture so far, in start order: live while open, the
         SDK's end snapshot once ended."""
         return self._record[0]
+
+    @property
+    def _origins(self) -> dict[int, RawOrigin]:
+        """origin_key(span) -> the thread and task it started in, for the spans that
+        started off the test's own."""
+        return self._record[2]
 
     def _refresh(self) -> None:
         INSTALLATION.router.wait_filed()

@@ -54,10 +54,11 @@ def origin_key(span: ReadableSpan) -> int:
     return id(span.context)
 
 
-# A capture's spans in start order (live while open, the end snapshot once ended)
-# and the place of each open one, by origin_key. One tuple, swapped whole by
-# clear(), so that a span's start and end use the same list and places.
-Record = tuple[list[ReadableSpan], dict[int, int]]
+# A capture's spans in start order (live while open, the end snapshot once ended),
+# the place of each open one and the origin of those started off the test's thread
+# and task, both by origin_key. One tuple, swapped whole by clear(): a span's
+# start and end use the same list, places and origins.
+Record = tuple[list[ReadableSpan], dict[int, int], dict[int, "RawOrigin"]]
 
 
 def span_key(span: ReadableSpan) -> tuple[int, int]:
@@ -145,16 +146,18 @@ class SpanRouter(SpanProcessor):
                 self._ambient_start(span, capture)
                 return
         if capture is not None:
-            started, open_at = capture._record
+            record = capture._record
+            started, open_at, origins = record
             started.append(span)
             # its place, for its end snapshot: the last, unless other threads'
             # spans were appended since (nothing moves, so it is found back there)
             place = len(started) - 1
             while started[place] is not span:
                 place -= 1
-            # the `context` property's field, read directly: the property call
-            # was 1 % of a bare span's instructions, at start and at end
-            open_at[id(span._context)] = place
+            # origin_key(span): the `context` property's field, read directly (the
+            # property call was 1 % of a bare span's instructions, at start and end)
+            key = id(span._context)
+            open_at[key] = place
             # Span data names no thread; the thread-pool context-loss check needs
             # it. Most spans start where the test runs: only the others are noted.
             # Compared as the thread's ident (C calls only): the Thread object is
@@ -162,7 +165,9 @@ class SpanRouter(SpanProcessor):
             loop = _running_loop()
             task = _current_task(loop) if loop is not None else None
             if _thread_ident() != capture._home_ident or task is not capture._home[1]:
-                capture._origins[origin_key(span)] = (threading.current_thread(), task)
+                origins[key] = (threading.current_thread(), task)
+            if capture._record is not record:  # clear() ran meanwhile
+                capture._open_across_clear(span_key(span))
         elif len(self.open_outside) < _OPEN_OUTSIDE_LIMIT:
             self.open_outside.add(span_key(span))
 
@@ -178,7 +183,7 @@ class SpanRouter(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         capture = self.active
         if capture is not None:
-            started, open_at = capture._record
+            started, open_at, _ = capture._record
             place = open_at.pop(id(span._context), None)
             if place is not None:  # the snapshot replaces the live span
                 started[place] = span

@@ -70,7 +70,10 @@ class PropagationChecks:
     if TYPE_CHECKING:
         options: AgentTraceOptions
         _started: list[ReadableSpan]
-        _origins: dict[int, RawOrigin]
+
+        @property
+        def _origins(self) -> dict[int, RawOrigin]: ...
+
         _home: RawOrigin
         _ambient_parents: set[tuple[int, int]]
         _otel_log_listeners: list[Callable[[logging.LogRecord], None]]

@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import Span, SpanContext
 
 from pytest_agenttrace import AgentTrace
-from pytest_agenttrace.capture import _router
+from pytest_agenttrace.capture import _capture, _router
+from pytest_agenttrace.capture._router import origin_key
 
 tracer = trace.get_tracer(__name__)  # before any provider exists: a ProxyTracer
 
@@ -170,27 +171,67 @@ def test_a_span_finds_its_place_though_another_threads_span_was_appended_after_i
             if span is not elsewhere:
                 super().append(elsewhere)
 
-    agenttrace._record = (AnotherThreadAppendsToo(), {})
+    agenttrace._record = (AnotherThreadAppendsToo(), {}, {})
     tracer.start_span("here", attributes={"step": 1}).end()
     assert sorted(span.name for span in agenttrace.spans) == ["elsewhere", "here"]
 
 
-def test_a_span_starting_while_another_thread_clears_the_capture_breaks_nothing(
-    agenttrace: AgentTrace,
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "as clear() begins",
+        "while clear() reads the open spans",
+        "right after the span's append",
+        "right before the span's append",  # possible on a free-threaded build
+    ],
+)
+def test_a_span_that_starts_while_clear_runs_is_kept_or_leaked_and_its_children_are_no_orphans(
+    agenttrace: AgentTrace, monkeypatch: pytest.MonkeyPatch, moment: str
 ) -> None:
-    # clear() lands between the span's append and the note of its place: the span
-    # is cleared with the record it was appended to, and its end touches no other.
-    class ClearedRightAfter(list[ReadableSpan]):
-        def append(self, span: ReadableSpan) -> None:
-            super().append(span)
-            agenttrace.clear()
+    # A worker thread starts "job" at each moment a thread switch can put it
+    # inside clear(); a child starts under it after clear(). The job must be
+    # captured or leaked, never lost; its child no orphan; and no origin may be
+    # left for a span the capture no longer holds (its id is reused later).
+    jobs: list[Span] = []
 
-    agenttrace._record = (ClearedRightAfter(), {})
-    cleared = tracer.start_span("cleared")
-    tracer.start_span("kept").end()
-    cleared.end()
-    assert [span.name for span in agenttrace.spans] == ["kept"]
-    assert [span.name for span in agenttrace.leaked] == ["cleared"]
+    def start_job() -> None:
+        worker = threading.Thread(target=lambda: jobs.append(tracer.start_span("job")))
+        worker.start()
+        worker.join()
+
+    class Hooked(list[ReadableSpan]):
+        def clear(self) -> None:
+            super().clear()
+            if moment == "as clear() begins" and not jobs:
+                start_job()
+
+        def append(self, span: ReadableSpan) -> None:
+            if moment == "right before the span's append":
+                agenttrace.clear()
+            super().append(span)
+            if moment == "right after the span's append":
+                agenttrace.clear()
+
+    with tracer.start_as_current_span("test body"):  # open across clear()
+        if moment == "while clear() reads the open spans":
+            real = _capture.span_key
+            monkeypatch.setattr(
+                _capture, "span_key", lambda span: (jobs or start_job(), real(span))[1]
+            )
+            agenttrace.clear()
+        elif moment == "as clear() begins":
+            agenttrace._leaked_during = Hooked()
+            agenttrace.clear()
+        else:
+            agenttrace._record = (Hooked(), {}, {})
+            start_job()
+        (job,) = jobs
+        tracer.start_span("step", context=trace.set_span_in_context(job)).end()
+        job.end()
+    seen = [span.name for span in agenttrace.spans + agenttrace.leaked]
+    assert "job" in seen
+    assert agenttrace.orphans == []
+    assert set(agenttrace._origins) <= {origin_key(span) for span in agenttrace._started}
 
 
 def test_the_router_reads_the_sdk_spans_context_field(agenttrace: AgentTrace) -> None:
