@@ -138,6 +138,7 @@ class CapturedSpan:
         "trace_id",
         "span_id",
         "parent_span_id",
+        "_context",
     )
 
     def __init__(self, readable: ReadableSpan) -> None:
@@ -148,6 +149,9 @@ class CapturedSpan:
         # Read once: a span's ids never change, and building a forest of 100k spans
         # read each about twice through the SDK span's context (memory-bound).
         context = readable.context
+        # its id keys the capture's note of where the span started (origin_key),
+        # looked up without reading the SDK span again
+        self._context = context
         self.trace_id: int = context.trace_id if context is not None else 0
         self.span_id: int = context.span_id if context is not None else 0
         parent = readable.parent

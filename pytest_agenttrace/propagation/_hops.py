@@ -19,7 +19,7 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 
 from ..capture._query import CapturedSpan, SpanForest, Trace
-from ..capture._router import RawOrigin, origin_key
+from ..capture._router import RawOrigin
 from ._spy import ExtractCall, InjectCall, Origin, describe_keys
 
 DOCS = "docs/propagation.md"
@@ -134,7 +134,7 @@ class Analysis:
 
     # -- basic facts --------------------------------------------------------------
     def origin(self, span: CapturedSpan) -> Origin | None:
-        return self._resolve(self.origins.get(origin_key(span.readable)), span)
+        return self._resolve(self.origins.get(id(span._context)), span)
 
     def _resolve(self, raw: RawOrigin | None, span: CapturedSpan) -> Origin | None:
         """The origin of `span`, whose noted thread and task are `raw`."""
@@ -529,7 +529,7 @@ class _ThreadIndex:
 
     For the sweeps, first starts and extract_before(): at 100,000 spans a pass over
     all spans is bound by memory, not by its few steps per span, so this one reads
-    no span's data but a root's start (and the origin noted by its context's id); the
+    no SDK span's data but a root's start (and the origin noted by its context's id); the
     other starts are read where a sweep or extract_before() needs them. Spans without
     an origin (received ones) are in no group: no sweep reads them.
     """
@@ -555,7 +555,7 @@ class _ThreadIndex:
         positions: list[int] = []
         root_groups, root_starts = self.root_groups, self.root_starts
         for position, span in enumerate(forest.spans):
-            raw = raw_origins.get(origin_key(span.readable))
+            raw = raw_origins.get(id(span._context))  # origin_key()
             # the same thread and task objects as the span before: the same origin
             # (Analysis.origin), resolved once per run of a worker's spans
             same_run = (
