@@ -171,8 +171,8 @@ class Capture(SpanQueries):
 
     @property
     def _origins(self) -> dict[int, RawOrigin]:
-        """origin_key(span) -> the thread and task it started in, for the spans that
-        started off the test's own."""
+        """id(span context) -> the thread and task it started in, for the spans that
+        started off the test's own (Record)."""
         return self._record[2]
 
     def _refresh(self) -> None:

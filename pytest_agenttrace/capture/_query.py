@@ -149,7 +149,7 @@ class CapturedSpan:
         # Read once: a span's ids never change, and building a forest of 100k spans
         # read each about twice through the SDK span's context (memory-bound).
         context = readable.context
-        # its id keys the capture's note of where the span started (origin_key),
+        # its id keys the capture's note of where the span started (Record),
         # looked up without reading the SDK span again
         self._context = context
         self.trace_id: int = context.trace_id if context is not None else 0

@@ -48,17 +48,12 @@ def raw_origin() -> RawOrigin:
     return threading.current_thread(), _current_task(loop) if loop is not None else None
 
 
-def origin_key(span: ReadableSpan) -> int:
-    """Where a capture notes the thread and task a span started in: the id of its
-    context object, which the live span and the snapshot its end makes share."""
-    return id(span.context)
-
-
 # A capture's spans in start order (live while open, the end snapshot once ended),
 # the place of each open one and the origin of those started off the test's thread
-# and task, both by origin_key. One tuple, swapped whole by clear(): a span's
-# start and end use the same list, places and origins.
-Record = tuple[list[ReadableSpan], dict[int, int], dict[int, "RawOrigin"]]
+# and task. Both dicts are keyed by id() of the span's context object, which the
+# live span and the snapshot its end makes share. One tuple, swapped whole by
+# clear(): a span's start and end use the same list, places and origins.
+Record = tuple[list[ReadableSpan], dict[int, int], dict[int, RawOrigin]]
 
 
 def span_key(span: ReadableSpan) -> tuple[int, int]:
@@ -154,8 +149,8 @@ class SpanRouter(SpanProcessor):
             place = len(started) - 1
             while started[place] is not span:
                 place -= 1
-            # origin_key(span): the `context` property's field, read directly (the
-            # property call was 1 % of a bare span's instructions, at start and end)
+            # the `context` property's field, read directly (the property call
+            # was 1 % of a bare span's instructions, at start and at end)
             key = id(span._context)
             open_at[key] = place
             # Span data names no thread; the thread-pool context-loss check needs

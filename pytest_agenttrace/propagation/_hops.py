@@ -555,7 +555,7 @@ class _ThreadIndex:
         positions: list[int] = []
         root_groups, root_starts = self.root_groups, self.root_starts
         for position, span in enumerate(forest.spans):
-            raw = raw_origins.get(id(span._context))  # origin_key()
+            raw = raw_origins.get(id(span._context))  # keyed as in Record
             # the same thread and task objects as the span before: the same origin
             # (Analysis.origin), resolved once per run of a worker's spans
             same_run = (
